@@ -1,0 +1,37 @@
+"""Users: creating them and their API keys."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from docstream.model.documents import Session
+
+
+def add_user(
+    session: Session, email: str, password: str | None = None, roles: list[str] | None = None,
+    first_name: str | None = None,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "doctype": "User", "email": email, "first_name": first_name or email.split("@")[0],
+        "roles": [{"role": r} for r in roles or []],
+    }
+    if password:
+        doc["new_password"] = password
+    return session.insert(doc)
+
+
+def generate_keys(session: Session, user: str) -> dict[str, str]:
+    """A new key pair for ``user``; the old secret stops working at once. The secret is returned
+    here and never again (only its keyed hash is stored)."""
+    with session.db.transaction():
+        doc = session.get("User", user)
+        api_key = doc.get("api_key") or secrets.token_hex(8)
+        api_secret = secrets.token_hex(16)
+        session.update("User", doc["name"], {"api_key": api_key, "api_secret": api_secret})
+    return {"api_key": api_key, "api_secret": api_secret}
+
+
+def user_by_api_key(session: Session, api_key: str) -> str | None:
+    rows = session.db.sql('SELECT name FROM "tabUser" WHERE api_key = ? AND enabled = 1', (api_key,))
+    return rows[0]["name"] if rows else None

@@ -1,0 +1,37 @@
+"""Installing a new site: the schema of the built-in DocTypes, roles, Administrator and Guest."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from docstream.model.registry import BOOTSTRAP, bootstrap_metas, builtin_doctypes
+from docstream.model.schema import sync_table
+
+
+def install_site(site: Any, admin_password: str) -> None:
+    db = site.db
+    with db.transaction():
+        db.sql('INSERT INTO "__meta_version" (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING')
+        for meta in bootstrap_metas().values():
+            sync_table(db, meta)
+        session = site.session("Administrator", ignore_permissions=True, ignore_links=True)
+        definitions = builtin_doctypes()
+        for definition in sorted(definitions, key=lambda d: (d["name"] not in BOOTSTRAP, not d.get("istable"))):
+            session.insert({"doctype": "DocType", **json.loads(json.dumps(definition))})
+        for role in sorted(_roles(definitions)):
+            session.insert({"doctype": "Role", "role_name": role})
+        session.insert({
+            "doctype": "User", "name": "Administrator", "email": "admin@example.com",
+            "first_name": "Administrator", "new_password": admin_password,
+            "roles": [{"role": "Administrator"}, {"role": "System Manager"}],
+        })
+        session.insert({"doctype": "User", "name": "Guest", "email": "guest@example.com", "first_name": "Guest",
+                        "roles": [{"role": "Guest"}]})
+
+
+def _roles(definitions: list[dict[str, Any]]) -> set[str]:
+    roles = {"Administrator", "System Manager", "All", "Guest"}
+    for definition in definitions:
+        roles |= {p["role"] for p in definition.get("permissions", [])}
+    return roles

@@ -1,0 +1,156 @@
+"""Filters, field lists and ordering for list queries, in Frappe's shapes.
+
+filters: ``{"field": value}``, ``{"field": ["op", value]}``, ``[["field", "op", value]]`` or
+``[["Doctype", "field", "op", value]]`` (a child DocType's field: matched with EXISTS).
+Every field name is checked against the meta and every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from docstream.errors import ValidationError
+from docstream.model.meta import Meta
+from docstream.storage import quote
+
+OPERATORS = {"=", "!=", ">", "<", ">=", "<=", "like", "not like", "in", "not in", "is", "between"}
+_ORDER = re.compile(r"^\s*`?(?:tab[\w ]+`?\.`?)?(\w+)`?\s*(asc|desc)?\s*$", re.IGNORECASE)
+
+
+def parse_json_arg(value: Any, what: str) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"{what} is not valid JSON: {exc.msg}") from exc
+    return value
+
+
+def normalise_filters(filters: Any, doctype: str) -> list[tuple[str, str, str, Any]]:
+    """Any accepted shape → ``[(doctype, field, op, value)]``."""
+    filters = parse_json_arg(filters, "filters")
+    if not filters:
+        return []
+    out = []
+    if isinstance(filters, dict):
+        for field, cond in filters.items():
+            if isinstance(cond, (list, tuple)) and len(cond) == 2 and str(cond[0]).lower() in OPERATORS:
+                out.append((doctype, field, str(cond[0]).lower(), cond[1]))
+            else:
+                out.append((doctype, field, "=", cond))
+        return out
+    if not isinstance(filters, list):
+        raise ValidationError("filters must be a JSON object or a list of [field, operator, value]")
+    for item in filters:
+        if not isinstance(item, (list, tuple)) or len(item) not in (3, 4):
+            raise ValidationError(f"a filter must be [field, operator, value], got {item!r}")
+        dt, field, op, value = (doctype, *item) if len(item) == 3 else item
+        out.append((dt, field, str(op).lower(), value))
+    return out
+
+
+def where_clause(
+    meta: Meta, filters: Any, get_meta: Any, alias: str = "t",
+) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    for dt, field, op, value in normalise_filters(filters, meta.name):
+        if dt == meta.name:
+            _check_field(meta, field)
+            sql, p = _condition(f"{alias}.{quote(field)}", op, value)
+        else:
+            child = get_meta(dt)
+            if not child.istable or dt not in {f.options for f in meta.table_fields}:
+                raise ValidationError(f"{dt} is not a child table of {meta.name}", doctype=meta.name)
+            _check_field(child, field)
+            inner, p = _condition(f"c.{quote(field)}", op, value)
+            sql = (
+                f"EXISTS (SELECT 1 FROM {quote(child.table_name)} c "
+                f"WHERE c.parent = {alias}.name AND c.parenttype = ? AND {inner})"
+            )
+            p = [meta.name, *p]
+        parts.append(sql)
+        params.extend(p)
+    return (" AND ".join(parts) or "1=1"), params
+
+
+def _check_field(meta: Meta, field: str) -> None:
+    if not isinstance(field, str) or not (meta.is_known(field) and field != "doctype"):
+        raise ValidationError(f"{meta.name} has no field {field!r}", doctype=meta.name, field=str(field))
+    f = meta.get_field(field)
+    if f is not None and (f.is_table or not f.has_value):
+        raise ValidationError(f"{meta.name}.{field} can't be filtered on", doctype=meta.name, field=field)
+
+
+def _condition(column: str, op: str, value: Any) -> tuple[str, list[Any]]:
+    if op not in OPERATORS:
+        raise ValidationError(f"unknown filter operator {op!r}")
+    if op in ("in", "not in"):
+        values = value.split(",") if isinstance(value, str) else list(value or [])
+        if not values:
+            return ("1=0" if op == "in" else "1=1"), []
+        marks = ", ".join("?" for _ in values)
+        return f"{column} {op.upper()} ({marks})", [_scalar(v) for v in values]
+    if op == "is":
+        if value not in ("set", "not set"):
+            raise ValidationError("the 'is' operator takes 'set' or 'not set'")
+        return (f"({column} IS NOT NULL AND CAST({column} AS TEXT) != '')" if value == "set"
+                else f"({column} IS NULL OR CAST({column} AS TEXT) = '')"), []
+    if op == "between":
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ValidationError("'between' takes [from, to]")
+        return f"{column} BETWEEN ? AND ?", [_scalar(value[0]), _scalar(value[1])]
+    if op in ("like", "not like"):
+        return f"CAST({column} AS TEXT) {op.upper()} ?", [str(value)]
+    if value is None and op in ("=", "!="):
+        return f"{column} IS {'NOT ' if op == '!=' else ''}NULL", []
+    return f"{column} {op} ?", [_scalar(value)]
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        raise ValidationError(f"a filter value must be a single value, got {value!r}")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def order_clause(meta: Meta, order_by: str | None, alias: str = "t") -> str:
+    if not order_by:
+        return f"{alias}.{quote('modified')} DESC, {alias}.name DESC"
+    parts = []
+    for piece in str(order_by).split(","):
+        match = _ORDER.match(piece)
+        if not match or not meta.is_known(match.group(1)) or match.group(1) == "doctype":
+            raise ValidationError(f"can't order {meta.name} by {piece.strip()!r}", doctype=meta.name)
+        parts.append(f"{alias}.{quote(match.group(1))} {(match.group(2) or 'asc').upper()}")
+    return ", ".join(parts)
+
+
+def select_fields(meta: Meta, fields: Any) -> list[str]:
+    fields = parse_json_arg(fields, "fields")
+    if fields in (None, "", []):
+        return ["name"]
+    if isinstance(fields, str):
+        fields = [f.strip() for f in fields.split(",")]
+    if not isinstance(fields, list):
+        raise ValidationError("fields must be a JSON list of field names")
+    if "*" in fields:
+        return list(meta.columns)
+    out = []
+    for field in fields:
+        name = str(field).strip().strip("`")
+        if name.startswith(f"tab{meta.name}`.`"):
+            name = name.split("`.`", 1)[1]
+        if name.startswith("`tab") and "." in name:
+            name = name.rsplit(".", 1)[1].strip("`")
+        if " as " in name.lower():
+            raise ValidationError(f"field aliases are not supported: {field!r}", doctype=meta.name)
+        _check_field(meta, name)
+        out.append(name)
+    return out

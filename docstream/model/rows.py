@@ -1,0 +1,107 @@
+"""Reading and writing a document's rows: the parent row and its child tables."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from docstream.model.meta import Meta
+from docstream.model.types import from_db, to_db
+from docstream.storage import Database, quote
+
+
+def read(db: Database, meta: Meta, name: str, get_meta: Any, for_update: bool = False) -> dict[str, Any] | None:
+    suffix = " FOR UPDATE" if for_update and db.dialect == "postgres" else ""
+    rows = db.sql(f"SELECT * FROM {quote(meta.table_name)} WHERE name = ?{suffix}", (name,))
+    if not rows:
+        return None
+    doc = to_doc(meta, rows[0])
+    for field in meta.table_fields:
+        child = get_meta(field.options)
+        children = db.sql(
+            f"SELECT * FROM {quote(child.table_name)} WHERE parent = ? AND parenttype = ? AND parentfield = ? "
+            "ORDER BY idx",
+            (name, meta.name, field.fieldname),
+        )
+        doc[field.fieldname] = [to_doc(child, r) for r in children]
+    return doc
+
+
+def to_doc(meta: Meta, row: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"doctype": meta.name}
+    for key, value in row.items():
+        field = meta.get_field(key)
+        doc[key] = from_db(field.fieldtype if field else _std_type(key), value)
+    return doc
+
+
+def _std_type(key: str) -> str:
+    return "Datetime" if key in ("creation", "modified") else "Data"
+
+
+def insert(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
+    _insert_row(db, meta, doc)
+    _insert_children(db, meta, doc, get_meta)
+
+
+def update(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
+    columns = [c for c in meta.columns if c != "name"]
+    assignments = ", ".join(f"{quote(c)} = ?" for c in columns)
+    db.sql(
+        f"UPDATE {quote(meta.table_name)} SET {assignments} WHERE name = ?",
+        [_value(meta, c, doc) for c in columns] + [doc["name"]],
+    )
+    delete_children(db, meta, doc["name"], get_meta)
+    _insert_children(db, meta, doc, get_meta)
+
+
+def delete(db: Database, meta: Meta, name: str, get_meta: Any) -> None:
+    delete_children(db, meta, name, get_meta)
+    db.sql(f"DELETE FROM {quote(meta.table_name)} WHERE name = ?", (name,))
+
+
+def delete_children(db: Database, meta: Meta, name: str, get_meta: Any) -> None:
+    for child in {f.options for f in meta.table_fields}:
+        db.sql(
+            f"DELETE FROM {quote(get_meta(child).table_name)} WHERE parent = ? AND parenttype = ?",
+            (name, meta.name),
+        )
+
+
+def _insert_row(db: Database, meta: Meta, doc: dict[str, Any]) -> None:
+    columns = meta.columns
+    db.sql(
+        f"INSERT INTO {quote(meta.table_name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})",
+        [_value(meta, c, doc) for c in columns],
+    )
+
+
+def _insert_children(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
+    for field in meta.table_fields:
+        child = get_meta(field.options)
+        for row in doc.get(field.fieldname) or []:
+            _insert_row(db, child, row)
+
+
+def stamp_children(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
+    """Give every child row its parent bookkeeping and a stable name."""
+    for field in meta.table_fields:
+        for idx, row in enumerate(doc.get(field.fieldname) or [], start=1):
+            row.update(
+                doctype=field.options, parent=doc["name"], parentfield=field.fieldname,
+                parenttype=meta.name, idx=idx, docstatus=doc.get("docstatus", 0),
+            )
+            row.setdefault("owner", doc.get("owner"))
+            row["creation"] = row.get("creation") or doc.get("modified")
+            row["modified"], row["modified_by"] = doc.get("modified"), doc.get("modified_by")
+            if not row.get("name"):
+                row["name"] = secrets.token_hex(5)
+
+
+def _value(meta: Meta, column: str, doc: dict[str, Any]) -> Any:
+    return to_db(meta.get_field(column), doc.get(column), "")
+
+
+def exists(db: Database, meta: Meta, name: str) -> bool:
+    return bool(db.sql(f"SELECT 1 AS x FROM {quote(meta.table_name)} WHERE name = ?", (name,)))

@@ -1,0 +1,99 @@
+"""Tables for DocTypes: one real table per DocType, typed columns, indexes; ALTER on change."""
+
+from __future__ import annotations
+
+from docstream.model.meta import LINK_TYPES, Meta
+from docstream.storage import Database, quote
+
+_STD_TYPES = {
+    "name": "TEXT NOT NULL PRIMARY KEY",
+    "owner": "TEXT",
+    "creation": "Datetime",
+    "modified": "Datetime",
+    "modified_by": "TEXT",
+    "docstatus": "INTEGER NOT NULL DEFAULT 0",
+    "idx": "INTEGER NOT NULL DEFAULT 0",
+    "parent": "TEXT",
+    "parentfield": "TEXT",
+    "parenttype": "TEXT",
+}
+
+
+def _std_type(db: Database, column: str) -> str:
+    kind = _STD_TYPES[column]
+    return db.column_type(kind) if kind == "Datetime" else kind
+
+
+def sync_table(db: Database, meta: Meta) -> None:
+    """Create the DocType's table, or add the columns it lacks (never drops data)."""
+    table = meta.table_name
+    existing = db.table_columns(table)
+    if not existing:
+        _create(db, meta)
+        return
+    for column in meta.std_fields:
+        if column not in existing:
+            db.sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {_std_type(db, column)}")
+    for f in meta.value_fields:
+        if f.fieldname not in existing:
+            db.sql(
+                f"ALTER TABLE {quote(table)} ADD COLUMN {quote(f.fieldname)} {db.column_type(f.fieldtype)}"
+            )
+    _indexes(db, meta)
+
+
+def _create(db: Database, meta: Meta) -> None:
+    columns = [f"{quote(c)} {_std_type(db, c)}" for c in meta.std_fields]
+    columns += [f"{quote(f.fieldname)} {db.column_type(f.fieldtype)}" for f in meta.value_fields]
+    db.sql(f"CREATE TABLE IF NOT EXISTS {quote(meta.table_name)} ({', '.join(columns)})")
+    _indexes(db, meta)
+
+
+def _indexes(db: Database, meta: Meta) -> None:
+    table = meta.table_name
+    wanted = ["modified"] + [f.fieldname for f in meta.link_fields]
+    if meta.istable:
+        wanted.append("parent")
+    for column in wanted:
+        db.sql(
+            f"CREATE INDEX IF NOT EXISTS {quote(_index_name(table, column))} "
+            f"ON {quote(table)} ({quote(column)})"
+        )
+    for f in meta.value_fields:
+        if f.unique:
+            db.sql(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(_index_name(table, f.fieldname, 'uniq'))} "
+                f"ON {quote(table)} ({quote(f.fieldname)})"
+            )
+
+
+def _index_name(table: str, column: str, kind: str = "idx") -> str:
+    name = f"{kind}_{table}_{column}".replace(" ", "_").lower()
+    if len(name) > 60:  # PostgreSQL truncates identifiers at 63 bytes
+        import hashlib
+
+        name = name[:50] + hashlib.md5(name.encode()).hexdigest()[:8]
+    return name
+
+
+def link_fields_to(metas: dict[str, Meta], target: str) -> list[tuple[Meta, str]]:
+    """Every (meta, fieldname) whose Link points at ``target``."""
+    return [
+        (m, f.fieldname)
+        for m in metas.values()
+        for f in m.fields
+        if f.fieldtype == "Link" and f.options == target
+    ]
+
+
+def dynamic_link_fields(metas: dict[str, Meta]) -> list[tuple[Meta, str, str]]:
+    """Every (meta, fieldname, doctype_field) of a Dynamic Link."""
+    return [
+        (m, f.fieldname, f.options)
+        for m in metas.values()
+        for f in m.fields
+        if f.fieldtype == "Dynamic Link" and f.options
+    ]
+
+
+__all__ = ["LINK_TYPES", "dynamic_link_fields", "link_fields_to", "sync_table"]

@@ -1,0 +1,116 @@
+"""Coercion of field values by fieldtype: from user input, and from the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from docstream.errors import ValidationError
+from docstream.model.meta import DATE_TYPES, FLOAT_TYPES, INT_TYPES, DocField
+
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def now() -> str:
+    return dt.datetime.now().strftime(DATETIME_FORMAT)
+
+
+def today() -> str:
+    return dt.date.today().isoformat()
+
+
+def coerce(field: DocField, value: Any, doctype: str = "") -> Any:
+    """Turn an input value into the canonical value for ``field``, or raise ValidationError."""
+    ftype = field.fieldtype
+    try:
+        if ftype in INT_TYPES:
+            return _to_int(field, value)
+        if ftype in FLOAT_TYPES:
+            return 0.0 if value in (None, "") else float(value)
+        if ftype in DATE_TYPES:
+            return _to_date(ftype, value)
+        if ftype == "JSON":
+            return _to_json(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"{field.label or field.fieldname}: {value!r} is not a valid {ftype}",
+            doctype=doctype or None, field=field.fieldname,
+        ) from exc
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise ValidationError(
+            f"{field.label or field.fieldname}: a {ftype} field takes text, not {type(value).__name__}",
+            doctype=doctype or None, field=field.fieldname,
+        )
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value)
+
+
+def _to_int(field: DocField, value: Any) -> int:
+    if value in (None, ""):
+        return 0
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("not an integer")
+    number = int(float(value)) if isinstance(value, str) and "." in value else int(value)
+    if field.fieldtype == "Check":
+        if number not in (0, 1):
+            raise ValueError("a Check is 0 or 1")
+    return number
+
+
+def _to_date(ftype: str, value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        parsed: Any = value
+    elif isinstance(value, (dt.date, dt.time)):
+        parsed = value
+    else:
+        text = str(value).strip().replace("T", " ")
+        if ftype == "Date":
+            parsed = dt.date.fromisoformat(text[:10])
+        elif ftype == "Time":
+            parsed = dt.time.fromisoformat(text)
+        else:
+            parsed = dt.datetime.fromisoformat(text)
+    return _format_date(ftype, parsed)
+
+
+def _format_date(ftype: str, value: Any) -> str:
+    if ftype == "Date":
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    if ftype == "Time":
+        return value.strftime("%H:%M:%S.%f") if value.microsecond else value.strftime("%H:%M:%S")
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    return value.strftime(DATETIME_FORMAT)
+
+
+def _to_json(value: Any) -> Any:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        return json.loads(value)
+    json.dumps(value)  # must be serialisable
+    return value
+
+
+def to_db(field: DocField | None, value: Any, dialect: str) -> Any:
+    """The value to bind as a query parameter."""
+    if field is not None and field.fieldtype == "JSON" and value is not None:
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def from_db(fieldtype: str, value: Any) -> Any:
+    """The document value for a value read from the database."""
+    if value is None:
+        return None
+    if fieldtype == "JSON":
+        return json.loads(value) if isinstance(value, str) else value
+    if isinstance(value, (dt.date, dt.time)):
+        return _format_date(fieldtype if fieldtype in DATE_TYPES else "Datetime", value)
+    return value

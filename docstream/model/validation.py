@@ -1,0 +1,116 @@
+"""Turning input into a valid document: known fields, defaults, coercion, mandatory, options, links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docstream.errors import LinkValidationError, MandatoryError, UnknownFieldError, ValidationError
+from docstream.model.meta import CHILD_STD_FIELDS, STD_FIELDS, Meta
+from docstream.model.types import coerce, now, today
+
+# keys that may travel with a document but are not stored as columns
+_IGNORED_KEYS = frozenset({"doctype", "__islocal", "__unsaved", "_user_tags", "_comments", "_assign", "_liked_by", "_seen"})
+
+
+def normalise(meta: Meta, doc: dict[str, Any], get_meta: Any, fill_defaults: bool) -> dict[str, Any]:
+    """A new dict with only known fields, coerced; child rows normalised by their own meta."""
+    unknown = [k for k in doc if not (meta.is_known(k) or k in _IGNORED_KEYS)]
+    if unknown:
+        raise UnknownFieldError(
+            f"{meta.name} has no field {', '.join(repr(u) for u in sorted(unknown))}",
+            doctype=meta.name, field=sorted(unknown)[0],
+        )
+    out: dict[str, Any] = {"doctype": meta.name}
+    for key in meta.std_fields:
+        if key in doc:
+            out[key] = doc[key]
+    for field in meta.fields:
+        if not field.has_value:
+            continue
+        if field.is_table:
+            out[field.fieldname] = _rows(meta, field, doc.get(field.fieldname), get_meta, fill_defaults)
+            continue
+        if field.fieldname in doc:
+            out[field.fieldname] = coerce(field, doc[field.fieldname], meta.name)
+        elif fill_defaults:
+            out[field.fieldname] = coerce(field, default_value(field), meta.name)
+    out["docstatus"] = int(out.get("docstatus") or 0)
+    out["idx"] = int(out.get("idx") or 0)
+    return out
+
+
+def default_value(field: Any) -> Any:
+    default = field.default
+    if default in (None, ""):
+        return None
+    if field.fieldtype in ("Date", "Datetime") and str(default).lower() in ("today", "now"):
+        return today() if field.fieldtype == "Date" else now()
+    return default
+
+
+def _rows(meta: Meta, field: Any, rows: Any, get_meta: Any, fill_defaults: bool) -> list[dict[str, Any]]:
+    if rows in (None, ""):
+        return []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValidationError(f"{field.label}: a table takes a list of rows", doctype=meta.name, field=field.fieldname)
+    child = get_meta(field.options)
+    out = []
+    for i, row in enumerate(rows, start=1):
+        clean = normalise(child, {k: v for k, v in row.items() if k not in CHILD_STD_FIELDS}, get_meta, True)
+        clean["idx"] = i
+        out.append(clean)
+    return out
+
+
+def check_mandatory(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
+    for field in meta.fields:
+        if not field.has_value:
+            continue
+        value = doc.get(field.fieldname)
+        if field.reqd and (value in (None, "", []) if not field.is_table else not value):
+            raise MandatoryError(
+                f"{meta.name}: {field.label} is required", doctype=meta.name, name=doc.get("name"), field=field.fieldname,
+            )
+        if field.is_table:
+            for row in value or []:
+                check_mandatory(get_meta(field.options), row, get_meta)
+
+
+def check_options(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
+    for field in meta.fields:
+        value = doc.get(field.fieldname)
+        if field.fieldtype == "Select" and value not in (None, ""):
+            options = field.select_options
+            if options != [""] and value not in options:
+                raise ValidationError(
+                    f"{meta.name}: {field.label} must be one of {', '.join(o for o in options if o)}, not {value!r}",
+                    doctype=meta.name, name=doc.get("name"), field=field.fieldname,
+                )
+        if field.is_table:
+            for row in value or []:
+                check_options(get_meta(field.options), row, get_meta)
+
+
+def check_links(meta: Meta, doc: dict[str, Any], get_meta: Any, exists: Any) -> None:
+    """Every Link and Dynamic Link target exists (child rows included)."""
+    for field in meta.fields:
+        value = doc.get(field.fieldname)
+        if field.is_table:
+            for row in value or []:
+                check_links(get_meta(field.options), row, get_meta, exists)
+            continue
+        if value in (None, "") or field.fieldtype not in ("Link", "Dynamic Link"):
+            continue
+        target = field.options if field.fieldtype == "Link" else doc.get(field.options)
+        if not target:
+            raise LinkValidationError(
+                f"{meta.name}: {field.label} needs {field.options} to be set", doctype=meta.name, field=field.fieldname,
+            )
+        if not exists(target, value):
+            raise LinkValidationError(
+                f"{meta.name}: could not find {target} {value!r} ({field.label})",
+                doctype=meta.name, name=doc.get("name"), field=field.fieldname,
+            )
+
+
+__all__ = ["STD_FIELDS", "check_links", "check_mandatory", "check_options", "default_value", "normalise"]

@@ -1,0 +1,190 @@
+"""The storage interface: one contract, two backends (SQLite and PostgreSQL).
+
+The model layer speaks SQL written with ``?`` placeholders and double-quoted
+identifiers; each backend adapts that to its driver, owns its connections and
+translates driver errors into the docstream exception tree at this boundary.
+
+Transactions are per thread: ``with db.transaction():`` opens one (or joins the
+one already open on this thread), and every ``db.sql`` inside runs in it.
+``db.savepoint()`` lets a caller undo part of a transaction (the sync engine
+applies each event of a page inside one).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+Row = dict[str, Any]
+
+
+class _TxState(threading.local):
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.depth = 0
+        self.write = False
+        self.savepoints = 0
+        self.after_commit: list[Any] = []
+
+
+class Database(ABC):
+    """A site's database. Thread-safe; one transaction per thread at a time."""
+
+    dialect: str = ""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._tx = _TxState()
+
+    # -- connections -------------------------------------------------------
+    @abstractmethod
+    def _acquire(self, write: bool) -> Any: ...
+
+    @abstractmethod
+    def _release(self, conn: Any) -> None: ...
+
+    @abstractmethod
+    def _begin(self, conn: Any, write: bool) -> None: ...
+
+    @abstractmethod
+    def _run(self, conn: Any, query: str, params: Sequence[Any]) -> tuple[list[Row], int]: ...
+
+    @abstractmethod
+    def _run_many(self, conn: Any, query: str, seq: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def _translate(self, exc: Exception) -> Exception | None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def column_type(self, fieldtype: str) -> str: ...
+
+    @abstractmethod
+    def table_columns(self, table: str) -> set[str]: ...
+
+    @abstractmethod
+    def lock_key(self, key: str) -> None:
+        """Take a lock named ``key`` held until the current transaction ends."""
+
+    @abstractmethod
+    def try_lock_key(self, key: str) -> bool:
+        """Like lock_key, but return False at once when another holds it."""
+
+    # -- transactions ------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx.depth > 0
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[None]:
+        tx = self._tx
+        if tx.depth:
+            if write and not tx.write:
+                raise RuntimeError("a write inside a read-only transaction")
+            tx.depth += 1
+            try:
+                yield
+            finally:
+                tx.depth -= 1
+            return
+        conn = self._acquire(write)
+        tx.conn, tx.depth, tx.write, tx.after_commit = conn, 1, write, []
+        try:
+            self._guard(self._begin, conn, write)
+            yield
+        except BaseException:
+            tx.depth = 0
+            tx.conn = None
+            tx.after_commit = []
+            self._finish(conn, commit=False)
+            raise
+        tx.depth = 0
+        tx.conn = None
+        callbacks, tx.after_commit = tx.after_commit, []
+        self._finish(conn, commit=True)
+        for callback in callbacks:
+            callback()
+
+    def _finish(self, conn: Any, commit: bool) -> None:
+        try:
+            if commit:
+                self._guard(conn.commit)
+            else:
+                try:
+                    conn.rollback()
+                except Exception:  # the connection may be gone; nothing to undo then
+                    pass
+        finally:
+            self._release(conn)
+
+    def after_commit(self, callback: Any) -> None:
+        """Run ``callback`` once the current transaction has committed (never on rollback)."""
+        if not self._tx.depth:
+            callback()
+            return
+        if callback not in self._tx.after_commit:
+            self._tx.after_commit.append(callback)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        if not self._tx.depth:
+            raise RuntimeError("savepoint outside a transaction")
+        self._tx.savepoints += 1
+        name = f"sp{self._tx.savepoints}"
+        self.sql(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.sql(f"ROLLBACK TO SAVEPOINT {name}")
+            self.sql(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            self.sql(f"RELEASE SAVEPOINT {name}")
+
+    # -- statements --------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement; rows as dicts (empty for statements without rows)."""
+        return self._execute(query, params)[0]
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it touched."""
+        return self._execute(query, params)[1]
+
+    def value(self, query: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.sql(query, params)
+        if not rows:
+            return None
+        return next(iter(rows[0].values()))
+
+    def executemany(self, query: str, seq: Iterable[Sequence[Any]]) -> None:
+        with self.transaction():
+            self._guard(self._run_many, self._tx.conn, query, seq)
+
+    def _execute(self, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
+        if self._tx.depth:
+            return self._guard(self._run, self._tx.conn, query, params)
+        with self.transaction(write=_is_write(query)):
+            return self._guard(self._run, self._tx.conn, query, params)
+
+    def _guard(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+
+def _is_write(query: str) -> bool:
+    head = query.lstrip().split(None, 1)[0].upper() if query.strip() else ""
+    return head not in {"SELECT", "WITH", "PRAGMA", "EXPLAIN", "SHOW"}
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

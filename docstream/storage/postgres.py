@@ -1,0 +1,129 @@
+"""PostgreSQL backend: a connection pool, typed columns, advisory locks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from docstream.errors import DuplicateEntryError, StorageError, TransientError
+from docstream.storage.base import Database, Row
+from docstream.storage.sqlite import advisory_key
+
+_TYPES = {
+    "Int": "BIGINT",
+    "Check": "SMALLINT",
+    "Float": "DOUBLE PRECISION",
+    "Currency": "DOUBLE PRECISION",
+    "Percent": "DOUBLE PRECISION",
+    "Date": "DATE",
+    "Datetime": "TIMESTAMP(6)",
+    "Time": "TIME(6)",
+    "JSON": "JSONB",
+}
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` when it does not exist yet."""
+    parts = urlsplit(url)
+    dbname = parts.path.lstrip("/")
+    if not dbname:
+        raise StorageError(f"no database name in {url}")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{dbname}"')
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot reach PostgreSQL at {parts.hostname}: {exc}") from exc
+
+
+def drop_database(url: str) -> None:
+    parts = urlsplit(url)
+    dbname = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def __init__(self, url: str, max_size: int = 10) -> None:
+        super().__init__(url)
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=True,
+            kwargs={"autocommit": True, "row_factory": dict_row}, timeout=60,
+        )
+
+    def _acquire(self, write: bool) -> Any:
+        try:
+            return self._pool.getconn()
+        except Exception as exc:
+            raise TransientError(f"no PostgreSQL connection available: {exc}") from exc
+
+    def _release(self, conn: Any) -> None:
+        self._pool.putconn(conn)
+
+    def _begin(self, conn: Any, write: bool) -> None:
+        conn.execute("BEGIN")
+
+    def _run(self, conn: Any, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
+        cur = conn.execute(_adapt(query), tuple(params) if params else None)
+        rows = cur.fetchall() if cur.description else []
+        return rows, cur.rowcount
+
+    def _run_many(self, conn: Any, query: str, seq: Iterable[Sequence[Any]]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(_adapt(query), list(seq))
+
+    def _translate(self, exc: Exception) -> Exception | None:
+        if isinstance(exc, pg_errors.UniqueViolation):
+            return _duplicate(exc)
+        if isinstance(exc, (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
+                            psycopg.OperationalError)):
+            return TransientError(f"database busy or unreachable, try again: {exc}")
+        if isinstance(exc, psycopg.Error):
+            return StorageError(f"database error: {exc}")
+        return None
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def column_type(self, fieldtype: str) -> str:
+        return _TYPES.get(fieldtype, "TEXT")
+
+    def table_columns(self, table: str) -> set[str]:
+        rows = self.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,),
+        )
+        return {r["column_name"] for r in rows}
+
+    def lock_key(self, key: str) -> None:
+        self.sql("SELECT pg_advisory_xact_lock(?)", (advisory_key(key),))
+
+    def try_lock_key(self, key: str) -> bool:
+        return bool(self.value("SELECT pg_try_advisory_xact_lock(?)", (advisory_key(key),)))
+
+
+def _adapt(query: str) -> str:
+    return query.replace("%", "%%").replace("?", "%s")
+
+
+def _duplicate(exc: Exception) -> Exception:
+    diag = getattr(exc, "diag", None)
+    table = getattr(diag, "table_name", None) or ""
+    detail = getattr(diag, "message_detail", None) or str(exc)
+    match = re.search(r"Key \(([^)]+)\)", detail)
+    column = match.group(1).strip('"') if match else None
+    doctype = table[3:] if table.startswith("tab") else table
+    return DuplicateEntryError(
+        f"{doctype} with this {column or 'value'} already exists", doctype=doctype or None, field=column,
+    )
