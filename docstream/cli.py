@@ -128,3 +128,19 @@ def user_generate_keys(ctx: Context, email: str) -> None:
     from docstream.auth.users import generate_keys
 
     click.echo(json.dumps(generate_keys(ctx.site.session(), email)))
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (docstream/commands/)."""
+    import importlib
+    import pkgutil
+
+    import docstream.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"docstream.commands.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_register_commands()
