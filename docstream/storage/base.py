@@ -28,6 +28,7 @@ class _TxState(threading.local):
         self.write = False
         self.savepoints = 0
         self.after_commit: list[Any] = []
+        self.on_rollback: list[Any] = []
 
 
 class Database(ABC):
@@ -93,34 +94,23 @@ class Database(ABC):
                 tx.depth -= 1
             return
         conn = self._acquire(write)
-        tx.conn, tx.depth, tx.write, tx.after_commit = conn, 1, write, []
+        tx.conn, tx.depth, tx.write, tx.after_commit, tx.on_rollback = conn, 1, write, [], []
+        committed = False
         try:
             self._guard(self._begin, conn, write)
             yield
-        except BaseException:
-            tx.depth = 0
-            tx.conn = None
-            tx.after_commit = []
-            self._finish(conn, commit=False)
-            raise
-        tx.depth = 0
-        tx.conn = None
-        callbacks, tx.after_commit = tx.after_commit, []
-        self._finish(conn, commit=True)
-        for callback in callbacks:
-            callback()
-
-    def _finish(self, conn: Any, commit: bool) -> None:
-        try:
-            if commit:
-                self._guard(conn.commit)
-            else:
-                try:
-                    conn.rollback()
-                except Exception:  # the connection may be gone; nothing to undo then
-                    pass
+            tx.depth, tx.conn = 0, None
+            self._guard(conn.commit)
+            committed = True
         finally:
+            tx.depth, tx.conn = 0, None
+            callbacks = tx.after_commit if committed else tx.on_rollback
+            tx.after_commit, tx.on_rollback = [], []
+            if not committed:
+                _quiet_rollback(conn)
             self._release(conn)
+            for callback in callbacks:
+                callback()
 
     def after_commit(self, callback: Any) -> None:
         """Run ``callback`` once the current transaction has committed (never on rollback)."""
@@ -129,6 +119,11 @@ class Database(ABC):
             return
         if callback not in self._tx.after_commit:
             self._tx.after_commit.append(callback)
+
+    def on_rollback(self, callback: Any) -> None:
+        """Run ``callback`` if the current transaction is rolled back (to undo work done elsewhere)."""
+        if self._tx.depth and callback not in self._tx.on_rollback:
+            self._tx.on_rollback.append(callback)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -179,6 +174,13 @@ class Database(ABC):
             if translated is None:
                 raise
             raise translated from exc
+
+
+def _quiet_rollback(conn: Any) -> None:
+    try:
+        conn.rollback()
+    except Exception:  # the connection may be gone: then there is nothing to undo
+        pass
 
 
 def _is_write(query: str) -> bool:
