@@ -52,9 +52,11 @@ def coerce(field: DocField, value: Any, doctype: str = "") -> Any:
 def _to_int(field: DocField, value: Any) -> int:
     if value in (None, ""):
         return 0
+    if isinstance(value, str) and "." in value:
+        value = float(value)
     if isinstance(value, float) and not value.is_integer():
         raise ValueError("not an integer")
-    number = int(float(value)) if isinstance(value, str) and "." in value else int(value)
+    number = int(value)
     if field.fieldtype == "Check":
         if number not in (0, 1):
             raise ValueError("a Check is 0 or 1")
