@@ -34,9 +34,16 @@ def normalise(meta: Meta, doc: dict[str, Any], get_meta: Any, fill_defaults: boo
             out[field.fieldname] = coerce(field, doc[field.fieldname], meta.name)
         elif fill_defaults:
             out[field.fieldname] = coerce(field, default_value(field), meta.name)
-    out["docstatus"] = int(out.get("docstatus") or 0)
-    out["idx"] = int(out.get("idx") or 0)
+    out["docstatus"] = _std_int(meta, "docstatus", out.get("docstatus"))
+    out["idx"] = _std_int(meta, "idx", out.get("idx"))
     return out
+
+
+def _std_int(meta: Meta, key: str, value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{meta.name}: {key} must be a whole number, not {value!r}", doctype=meta.name, field=key) from exc
 
 
 def default_value(field: Any) -> Any:
