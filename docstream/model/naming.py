@@ -18,7 +18,7 @@ from docstream.model.meta import Meta
 from docstream.storage import Database
 
 SERIES_DDL = 'CREATE TABLE IF NOT EXISTS "tabSeries" (name TEXT PRIMARY KEY, current BIGINT NOT NULL DEFAULT 0)'
-_FORMAT_FIELD = re.compile(r"\{(\w+)\}")
+_FORMAT_FIELD = re.compile(r"\{([\w#]+)\}")
 
 
 def make_name(db: Database, meta: Meta, doc: dict[str, Any]) -> str:
