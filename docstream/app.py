@@ -6,6 +6,8 @@ from typing import Any
 
 
 def install(site: Any) -> None:
+    from docstream import streaming
     from docstream.model import controllers
 
     controllers.install(site)
+    streaming.install(site)

@@ -28,6 +28,16 @@ def install_site(site: Any, admin_password: str) -> None:
         })
         session.insert({"doctype": "User", "name": "Guest", "email": "guest@example.com", "first_name": "Guest",
                         "roles": [{"role": "Guest"}]})
+        ensure_schema(site)
+
+
+def ensure_schema(site: Any) -> None:
+    """Internal tables of the streaming engine (cursors, consumer progress) and extra indexes."""
+    from docstream.streaming import SCHEMA
+
+    with site.db.transaction():
+        for ddl in SCHEMA:
+            site.db.sql(ddl)
 
 
 def _roles(definitions: list[dict[str, Any]]) -> set[str]:

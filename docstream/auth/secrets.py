@@ -53,8 +53,11 @@ class Secrets:
             self._put(doctype, name, "password", "argon2", _HASHER.hash(value))
         elif (doctype, fieldname) == ("User", "api_secret"):
             self._put(doctype, name, fieldname, "hmac", self._mac(value))
+            # a copy the site can send on (an Event Producer hands it to the producer so that it can
+            # call this site back); encrypted with the site key, never shown
+            self._put(doctype, name, "api_secret#onward", "fernet", self._encrypt(value))
         else:
-            self._put(doctype, name, fieldname, "fernet", self._fernet.encrypt(value.encode()).decode())
+            self._put(doctype, name, fieldname, "fernet", self._encrypt(value))
 
     def check_password(self, user: str, password: str) -> bool:
         stored = self._get("User", user, "password", "argon2")
@@ -81,6 +84,9 @@ class Secrets:
 
     def forget(self, doctype: str, name: str) -> None:
         self.db.sql('DELETE FROM "__auth" WHERE doctype = ? AND name = ?', (doctype, name))
+
+    def _encrypt(self, value: str) -> str:
+        return self._fernet.encrypt(value.encode()).decode()
 
     def _mac(self, value: str) -> str:
         return hmac.new(self._hmac_key, value.encode(), hashlib.sha256).hexdigest()

@@ -103,5 +103,9 @@ def _value(meta: Meta, column: str, doc: dict[str, Any]) -> Any:
     return to_db(meta.get_field(column), doc.get(column), "")
 
 
+def to_db_value(meta: Meta, column: str, value: Any) -> Any:
+    return to_db(meta.get_field(column), value, "")
+
+
 def exists(db: Database, meta: Meta, name: str) -> bool:
     return bool(db.sql(f"SELECT 1 AS x FROM {quote(meta.table_name)} WHERE name = ?", (name,)))

@@ -1,0 +1,114 @@
+"""``docstream sync pull|status|resync`` and ``docstream worker``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from docstream.cli import Context, handle_errors
+
+
+@click.group()
+def sync() -> None:
+    """Event streaming: pull now, see where things stand, retry failed events."""
+
+
+@sync.command("pull")
+@click.argument("producer_url", required=False)
+@click.pass_obj
+@handle_errors
+def sync_pull(ctx: Context, producer_url: str | None) -> None:
+    """Pull now from one or every Event Producer, with a progress bar."""
+    from docstream.streaming.pull import pull
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("pulling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("pull", total=None)
+        start: dict[str, int] = {}
+
+        def progress(position: int, head: int) -> None:
+            start.setdefault("at", position)
+            bar.update(task, completed=position - start["at"], total=max(1, head - start["at"]))
+
+        counts = pull(ctx.site, producer_url, progress)
+    click.echo(f"synced {counts['synced']}, failed {counts['failed']}, held {counts['held']}")
+
+
+@sync.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.pass_obj
+@handle_errors
+def sync_status(ctx: Context, as_json: bool) -> None:
+    """Per producer: cursor, events behind, failed events, last success, last error, next attempt."""
+    from docstream.streaming import status
+
+    result = status(ctx.site.session())
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    table = Table(title="Event Producers (this site consumes)")
+    for column in ("producer", "cursor", "behind", "failed", "held", "last success", "last error", "next attempt"):
+        table.add_column(column)
+    for p in result["producers"]:
+        table.add_row(p["producer_url"], str(p["cursor"]), str(p["behind"]), str(p["failed"]), str(p["held"]),
+                      p["last_success"] or "-", (p["last_error"] or "-")[:80], _when(p["next_attempt"]))
+    Console().print(table)
+    if result["consumers"]:
+        consumers = Table(title="Event Consumers (this site produces)")
+        for column in ("consumer", "cursor", "behind", "last seen", "doctypes"):
+            consumers.add_column(column)
+        for c in result["consumers"]:
+            doctypes = ", ".join(f"{d['ref_doctype']} ({d['status']})" for d in c["doctypes"])
+            consumers.add_row(c["callback_url"], str(c["cursor"]), str(c["behind"]), c["last_seen"] or "-", doctypes)
+        Console().print(consumers)
+
+
+def _when(epoch: Any) -> str:
+    if not epoch:
+        return "-"
+    return dt.datetime.fromtimestamp(float(epoch)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@sync.command("resync")
+@click.argument("sync_log", required=False)
+@click.option("--all-failed", is_flag=True, help="retry every failed event, oldest first")
+@click.pass_obj
+@handle_errors
+def sync_resync(ctx: Context, sync_log: str | None, all_failed: bool) -> None:
+    """Retry failed events: one Event Sync Log, or --all-failed."""
+    from docstream.streaming import resync, resync_all_failed
+
+    if bool(sync_log) == bool(all_failed):
+        raise click.UsageError("give either a SYNC_LOG_NAME or --all-failed")
+    if all_failed:
+        counts = resync_all_failed(ctx.site.session())
+        click.echo(f"synced {counts['synced']}, still failed {counts['failed']}")
+    else:
+        click.echo(resync(ctx.site.session(), sync_log))
+
+
+@click.command("worker")
+@click.pass_obj
+@handle_errors
+def worker(ctx: Context) -> None:
+    """Run the site's background work (pulls, retries, pruning) in this process until stopped."""
+    from docstream.jobs import BackgroundWorker
+
+    background = BackgroundWorker(ctx.site)
+    signal.signal(signal.SIGTERM, lambda *_: background.stop())
+    click.echo(f"worker for {ctx.site.name} running; Ctrl-C to stop", err=True)
+    try:
+        background.run_forever()
+    except KeyboardInterrupt:
+        background.stop()
+
+
+COMMANDS = [sync, worker]

@@ -1,0 +1,238 @@
+"""Applying a producer's events on the consumer: filter → map → dependencies → apply → log.
+
+Every event is applied as the Event Subscriber, through the Document layer, inside a savepoint
+of the page's transaction: a failing event is rolled back alone and logged Failed with its
+error; later events of the same document are logged Held behind it (not applied) until a resync
+replays the chain in order; other documents keep flowing. A TransientError (the producer could
+not be reached for a dependency) aborts the whole page, which is retried later with backoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from docstream.errors import DocstreamError, TransientError
+from docstream.model.diff import apply as apply_diff
+from docstream.model.documents import Session
+from docstream.streaming import records
+from docstream.streaming.dependencies import ensure_dependencies
+from docstream.streaming.remote import RemoteSite
+
+BOOKKEEPING = ("owner", "creation", "modified", "modified_by")
+CHILD_BOOKKEEPING = BOOKKEEPING + ("parent", "parentfield", "parenttype", "doctype")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One row of an Event Producer, as the consumer applies it."""
+
+    local_doctype: str
+    remote_doctype: str
+    use_same_name: bool
+    mapping: str | None
+
+
+@dataclass
+class Outcome:
+    status: str
+    docname: str | None = None
+    error: str | None = None
+
+
+class Applier:
+    def __init__(self, site: Any, producer: dict[str, Any], remote: RemoteSite | None) -> None:
+        self.site = site
+        self.producer = producer
+        self.producer_url = producer["name"]
+        self.remote = remote
+        self.requests = 0
+        self.subscriptions = _subscriptions(site, producer)
+
+    # -- pages ---------------------------------------------------------------
+    def apply_events(self, events: list[dict[str, Any]]) -> dict[str, int]:
+        counts = {"synced": 0, "failed": 0, "held": 0}
+        for event in events:
+            sub = self.subscriptions.get(event["ref_doctype"])
+            if sub is None:
+                continue
+            log = self.apply_event(sub, event)
+            counts[{"Synced": "synced", "Failed": "failed", "Held": "held"}[log["status"]]] += 1
+        return counts
+
+    def apply_event(self, sub: Subscription, event: dict[str, Any]) -> dict[str, Any]:
+        blocker = self._blocker(event)
+        if blocker:
+            return self._log(sub, event, Outcome("Held", error=f"held behind failed event {blocker}"), held_by=blocker)
+        return self._log(sub, event, self.attempt(sub, event))
+
+    def attempt(self, sub: Subscription, event: dict[str, Any]) -> Outcome:
+        try:
+            with self.site.db.savepoint():
+                name = self._apply(sub, event)
+            return Outcome("Synced", docname=name)
+        except TransientError:
+            raise
+        except DocstreamError as exc:
+            return Outcome("Failed", error=f"{type(exc).__name__}: {exc.message}")
+
+    # -- one event -----------------------------------------------------------
+    def session(self, event: dict[str, Any]) -> Session:
+        origin = event.get("origin") or self.producer_url
+        return self.site.session(self.producer["user"], origin=origin, ignore_timestamp=True, in_sync=True)
+
+    def _apply(self, sub: Subscription, event: dict[str, Any]) -> str | None:
+        session = self.session(event)
+        data = self.transform(session, sub, event)
+        kind = event["update_type"]
+        if kind == "Create":
+            return self._upsert(session, sub, event["docname"], data)
+        if kind == "Update":
+            return self._update(session, sub, event["docname"], data)
+        if kind == "Delete":
+            return self._delete(session, sub, event["docname"])
+        raise DocstreamError(f"unknown update type {kind!r}")
+
+    def transform(self, session: Session, sub: Subscription, event: dict[str, Any]) -> Any:
+        """The map step: a Document Type Mapping turns the remote shape into the local one."""
+        if sub.mapping:
+            from docstream.streaming.mapping import map_event
+
+            return map_event(session, sub, event, self.fetch)
+        return event.get("data")
+
+    def _upsert(self, session: Session, sub: Subscription, remote_name: str, data: dict[str, Any]) -> str:
+        meta = session.meta(sub.local_doctype)
+        doc = clean(meta, data, session)
+        ensure_dependencies(session, meta, doc, self.fetch, insert_dependency)
+        local = self.find_local(session, sub, remote_name)
+        if local is not None:
+            return _replace(session, sub.local_doctype, local, doc)
+        if sub.use_same_name:
+            doc["name"] = remote_name
+        else:
+            doc.pop("name", None)
+            doc.update(remote_docname=remote_name, remote_site_name=self.producer_url)
+        return insert_document(session, doc)
+
+    def _update(self, session: Session, sub: Subscription, remote_name: str, change: dict[str, Any]) -> str:
+        local = self.find_local(session, sub, remote_name)
+        if local is None:
+            whole = self.fetch([[sub.remote_doctype, remote_name]])
+            if whole.get("missing") or not whole.get("docs"):
+                raise DocstreamError(f"{sub.remote_doctype} {remote_name} is not here and the producer no longer has it")
+            remote_doc = whole["docs"][0]
+            data = self.transform(session, sub, {"update_type": "Create", "data": remote_doc,
+                                                 "docname": remote_name, "ref_doctype": sub.remote_doctype})
+            return self._upsert(session, sub, remote_name, data)
+        meta = session.meta(sub.local_doctype)
+        current = session.get(sub.local_doctype, local)
+        new = clean(meta, apply_diff(current, change), session, keep_name=True)
+        ensure_dependencies(session, meta, new, self.fetch, insert_dependency)
+        session.save({**new, "name": local})
+        return local
+
+    def _delete(self, session: Session, sub: Subscription, remote_name: str) -> str | None:
+        local = self.find_local(session, sub, remote_name)
+        if local is not None:
+            session.delete(sub.local_doctype, local)
+        return local
+
+    def find_local(self, session: Session, sub: Subscription, remote_name: str) -> str | None:
+        """The local document for a remote name — never an unrelated local one of the same name."""
+        if sub.use_same_name:
+            return remote_name if session.exists(sub.local_doctype, remote_name) else None
+        meta = session.meta(sub.local_doctype)
+        if not meta.has_field("remote_docname"):
+            return None
+        found = session.db.sql(
+            f'SELECT name FROM "{meta.table_name}" WHERE remote_docname = ? AND remote_site_name = ?',
+            (remote_name, self.producer_url),
+        )
+        return found[0]["name"] if found else None
+
+    def fetch(self, docs: list[list[str]]) -> dict[str, Any]:
+        if self.remote is None:
+            raise TransientError(f"{self.producer_url} can't be reached to fetch {docs[0]}")
+        self.requests += 1
+        answer = self.remote.call("docstream.streaming.get_documents", docs=docs)
+        if not isinstance(answer, dict):
+            raise DocstreamError(f"{self.producer_url} answered get_documents with an unexpected shape")
+        return answer
+
+    # -- sync logs -----------------------------------------------------------
+    def _blocker(self, event: dict[str, Any]) -> str | None:
+        found = self.site.db.sql(
+            'SELECT name, status, held_by FROM "tabEvent Sync Log" WHERE event_producer = ? AND ref_doctype = ? '
+            "AND producer_doc = ? AND status IN ('Failed', 'Held') ORDER BY sequence LIMIT 1",
+            (self.producer_url, event["ref_doctype"], event["docname"]),
+        )
+        if not found:
+            return None
+        return found[0]["held_by"] or found[0]["name"]
+
+    def _log(self, sub: Subscription, event: dict[str, Any], outcome: Outcome, held_by: str | None = None) -> dict:
+        system = self.site.session("Administrator", ignore_permissions=True)
+        return records.append(system, "Event Sync Log", {
+            "update_type": event["update_type"], "ref_doctype": event["ref_doctype"], "status": outcome.status,
+            "event_producer": self.producer_url, "producer_doc": event["docname"], "docname": outcome.docname,
+            "use_same_name": int(sub.use_same_name), "mapping": sub.mapping, "sequence": event.get("sequence"),
+            "data": records.dumps(event), "error": outcome.error, "held_by": held_by,
+        })
+
+
+def _subscriptions(site: Any, producer: dict[str, Any]) -> dict[str, Subscription]:
+    out = {}
+    system = site.session("Administrator", ignore_permissions=True)
+    for row in producer.get("producer_doctypes") or []:
+        if row.get("unsubscribe") or row.get("status") != "Approved":
+            continue
+        remote_doctype, mapping = row["ref_doctype"], None
+        if row.get("has_mapping") and row.get("mapping"):
+            mapping = row["mapping"]
+            remote_doctype = system.get("Document Type Mapping", mapping)["remote_doctype"]
+        out[remote_doctype] = Subscription(row["ref_doctype"], remote_doctype, bool(row.get("use_same_name")), mapping)
+    return out
+
+
+def clean(meta: Any, data: dict[str, Any], session: Session, keep_name: bool = True) -> dict[str, Any]:
+    """The remote document as local input: bookkeeping dropped, fields this site lacks dropped."""
+    doc: dict[str, Any] = {"doctype": meta.name}
+    for key, value in (data or {}).items():
+        if key in BOOKKEEPING or key == "doctype" or not meta.is_known(key):
+            continue
+        field = meta.get_field(key)
+        if field is not None and field.is_table:
+            child = session.meta(field.options)
+            value = [{k: v for k, v in row.items() if k not in CHILD_BOOKKEEPING and child.is_known(k)}
+                     for row in value or []]
+        doc[key] = value
+    if not keep_name:
+        doc.pop("name", None)
+    return doc
+
+
+def insert_document(session: Session, doc: dict[str, Any]) -> str:
+    """Insert as it stands on the producer: a submitted document arrives submitted, a cancelled one cancelled."""
+    docstatus = int(doc.get("docstatus") or 0)
+    saved = session.insert({**doc, "docstatus": min(docstatus, 1)})
+    if docstatus == 2:
+        session.cancel(saved["doctype"], saved["name"])
+    return saved["name"]
+
+
+def insert_dependency(session: Session, remote_doc: dict[str, Any]) -> None:
+    meta = session.meta(remote_doc["doctype"])
+    insert_document(session, clean(meta, remote_doc, session))
+
+
+def _replace(session: Session, doctype: str, name: str, doc: dict[str, Any]) -> str:
+    current = session.get(doctype, name)
+    wanted = int(doc.get("docstatus") or 0)
+    if int(current.get("docstatus") or 0) == wanted:
+        session.update(doctype, name, {k: v for k, v in doc.items() if k != "name"})
+    elif wanted == 1:
+        session.update(doctype, name, {k: v for k, v in doc.items() if k != "name"})
+    elif wanted == 2:
+        session.cancel(doctype, name)
+    return name

@@ -1,0 +1,113 @@
+"""The consumer's state per producer, in the database: cursor, lease, retry schedule, last results.
+
+The cursor is advanced only inside the transaction that applies a page (compare-and-set on the
+cursor the page was fetched from), so a crash leaves all or none of a page, and two pullers can
+never apply one page twice. The lease only keeps two pullers from fetching the same page for
+nothing; correctness never depends on it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+from typing import Any
+
+from docstream.storage import Database
+
+STATE_DDL = (
+    'CREATE TABLE IF NOT EXISTS "__sync_state" ('
+    "producer TEXT PRIMARY KEY, cursor BIGINT NOT NULL DEFAULT 0, head BIGINT NOT NULL DEFAULT 0, "
+    "lease_owner TEXT, lease_until DOUBLE PRECISION, last_pull DOUBLE PRECISION, "
+    "last_success TEXT, last_error TEXT, failures INTEGER NOT NULL DEFAULT 0, "
+    "next_attempt DOUBLE PRECISION, notified INTEGER NOT NULL DEFAULT 0)"
+)
+PROGRESS_DDL = (
+    'CREATE TABLE IF NOT EXISTS "__consumer_progress" ('
+    "consumer TEXT PRIMARY KEY, cursor BIGINT NOT NULL DEFAULT 0, last_seen TEXT)"
+)
+LEASE_SECONDS = 20.0
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def ensure(db: Database, producer: str, cursor: int = 0) -> None:
+    db.sql('INSERT INTO "__sync_state" (producer, cursor) VALUES (?, ?) ON CONFLICT (producer) DO NOTHING',
+           (producer, cursor))
+
+
+def forget(db: Database, producer: str) -> None:
+    db.sql('DELETE FROM "__sync_state" WHERE producer = ?', (producer,))
+
+
+def state(db: Database, producer: str) -> dict[str, Any]:
+    rows = db.sql('SELECT * FROM "__sync_state" WHERE producer = ?', (producer,))
+    return rows[0] if rows else {}
+
+
+def all_states(db: Database) -> list[dict[str, Any]]:
+    return db.sql('SELECT * FROM "__sync_state" ORDER BY producer')
+
+
+def try_lease(db: Database, producer: str, owner: str) -> bool:
+    now = time.time()
+    with db.transaction():
+        touched = db.execute(
+            'UPDATE "__sync_state" SET lease_owner = ?, lease_until = ? '
+            "WHERE producer = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
+            (owner, now + LEASE_SECONDS, producer, owner, now),
+        )
+    return touched == 1
+
+
+def renew_lease(db: Database, producer: str, owner: str) -> None:
+    db.sql('UPDATE "__sync_state" SET lease_until = ? WHERE producer = ? AND lease_owner = ?',
+           (time.time() + LEASE_SECONDS, producer, owner))
+
+
+def release_lease(db: Database, producer: str, owner: str) -> None:
+    db.sql('UPDATE "__sync_state" SET lease_owner = NULL, lease_until = NULL WHERE producer = ? AND lease_owner = ?',
+           (producer, owner))
+
+
+def advance(db: Database, producer: str, expected: int, cursor: int, head: int) -> bool:
+    """Move the cursor from ``expected`` to ``cursor``; False when another puller got there first."""
+    return db.execute(
+        'UPDATE "__sync_state" SET cursor = ?, head = ? WHERE producer = ? AND cursor = ?',
+        (cursor, max(head, cursor), producer, expected),
+    ) == 1
+
+
+def mark_notified(db: Database, producer: str) -> bool:
+    return db.execute('UPDATE "__sync_state" SET notified = 1 WHERE producer = ?', (producer,)) == 1
+
+
+def record_success(db: Database, producer: str, stamp: str) -> None:
+    db.sql('UPDATE "__sync_state" SET last_pull = ?, last_success = ?, failures = 0, next_attempt = NULL '
+           "WHERE producer = ?", (time.time(), stamp, producer))
+
+
+def record_failure(db: Database, producer: str, error: str, max_delay: float) -> float:
+    """Exponential backoff with jitter; returns the delay before the next attempt."""
+    current = state(db, producer)
+    failures = int(current.get("failures") or 0) + 1
+    delay = min(max_delay, 2.0 ** min(failures, 16)) * random.uniform(0.5, 1.0)
+    db.sql('UPDATE "__sync_state" SET last_pull = ?, last_error = ?, failures = ?, next_attempt = ? '
+           "WHERE producer = ?", (time.time(), error[:2000], failures, time.time() + delay, producer))
+    return delay
+
+
+def take_notified(db: Database, producer: str) -> None:
+    db.sql('UPDATE "__sync_state" SET notified = 0 WHERE producer = ?', (producer,))
+
+
+def record_consumer_progress(db: Database, consumer: str, cursor: int, stamp: str) -> None:
+    db.sql(
+        'INSERT INTO "__consumer_progress" (consumer, cursor, last_seen) VALUES (?, ?, ?) '
+        "ON CONFLICT (consumer) DO UPDATE SET cursor = excluded.cursor, last_seen = excluded.last_seen",
+        (consumer, cursor, stamp),
+    )

@@ -1,0 +1,125 @@
+"""Telling consumers to pull, after the producer's transaction commits.
+
+Never for a rolled-back change (the enqueue is an after-commit callback), coalesced (one call
+per consumer per burst), retried with backoff, and never on the writer's thread: a daemon
+thread per site sends them. A lost notification costs only latency: consumers also poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Any
+
+from docstream.errors import DocstreamError
+
+log = logging.getLogger("docstream.notify")
+MAX_ATTEMPTS = 6
+
+
+class Notifier:
+    def __init__(self, site: Any) -> None:
+        self.site = site
+        self._pending: dict[str, int] = {}
+        self._due: dict[str, float] = {}
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=f"notify:{site.name}", daemon=True)
+        self._thread.start()
+
+    def enqueue(self, consumers: set[str]) -> None:
+        with self._cond:
+            for consumer in consumers:
+                self._pending.setdefault(consumer, 0)
+                self._due.setdefault(consumer, 0.0)
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and not self._ready():
+                    self._cond.wait(timeout=self._wait())
+                if self._stopped:
+                    return
+                batch = [c for c in self._pending if self._due[c] <= time.monotonic()]
+                attempts = {c: self._pending.pop(c) for c in batch}
+                for c in batch:
+                    self._due.pop(c, None)
+            for consumer, attempt in attempts.items():
+                if not self._send(consumer):
+                    self._retry(consumer, attempt + 1)
+
+    def _ready(self) -> bool:
+        now = time.monotonic()
+        return any(due <= now for due in self._due.values())
+
+    def _wait(self) -> float | None:
+        if not self._due:
+            return None
+        return max(0.01, min(self._due.values()) - time.monotonic())
+
+    def _retry(self, consumer: str, attempt: int) -> None:
+        if attempt >= MAX_ATTEMPTS:
+            log.warning("giving up notifying %s after %d attempts (it will still pull on its timer)", consumer, attempt)
+            return
+        delay = min(self.site.settings["retry_max_delay"], 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
+        with self._cond:
+            if consumer not in self._pending:
+                self._pending[consumer] = attempt
+                self._due[consumer] = time.monotonic() + delay
+            self._cond.notify()
+
+    def _send(self, consumer: str) -> bool:
+        from docstream.streaming.consumers import consumer_remote
+
+        try:
+            remote = consumer_remote(self.site, consumer)
+            if remote is None:
+                return True
+            remote.call("docstream.streaming.notify", event_producer=self.site.url)
+            return True
+        except DocstreamError as exc:
+            log.info("notifying %s failed: %s", consumer, exc.message)
+            return False
+        except Exception:  # a bug must not kill the notifier thread
+            log.exception("notifying %s failed", consumer)
+            return False
+
+
+_LOCK = threading.Lock()
+
+
+def notifier(site: Any) -> Notifier:
+    with _LOCK:
+        existing = site.services.get("notifier")
+        if existing is None:
+            existing = site.services["notifier"] = Notifier(site)
+        return existing
+
+
+def after_commit(site: Any, consumers: set[str]) -> None:
+    if not consumers:
+        return
+    pending = site.services.setdefault("notify_pending", threading.local())
+    batch = getattr(pending, "batch", None)
+    if batch is None:
+        batch = pending.batch = set()
+
+        def flush() -> None:
+            ready, pending.batch = pending.batch, None
+            notifier(site).enqueue(ready)
+
+        def drop() -> None:
+            pending.batch = None
+
+        site.db.after_commit(flush)
+        site.db.on_rollback(drop)
+    batch.update(consumers)

@@ -1,0 +1,150 @@
+"""Pulling from a producer: fetch a page after the cursor, apply it, advance the cursor — repeat.
+
+Each page is applied in one local transaction together with its Event Sync Logs and the new
+cursor (compare-and-set against the cursor it was fetched from). Memory stays bounded by one
+page; progress is reported page by page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from docstream.errors import DocstreamError, MalformedRequestError, TransientError
+from docstream.model.types import now
+from docstream.streaming import checkpoint
+from docstream.streaming.apply import Applier
+from docstream.streaming.producers import mirror_statuses, producer_remote
+
+Progress = Callable[[int, int], None]
+LEASE_WAIT_SECONDS = 120
+
+
+def pull(site: Any, producer_url: str | None = None, progress: Progress | None = None) -> dict[str, int]:
+    """Pull and apply everything each producer had when the call began; counts of the outcome."""
+    totals = {"synced": 0, "failed": 0, "held": 0}
+    for name in _producers(site, producer_url):
+        counts = pull_producer(site, name, progress)
+        for key in totals:
+            totals[key] += counts[key]
+    return totals
+
+
+def _producers(site: Any, producer_url: str | None) -> list[str]:
+    from docstream.streaming.urls import normalise_url
+
+    names = [r["name"] for r in site.db.sql('SELECT name FROM "tabEvent Producer" ORDER BY name')]
+    if producer_url is None:
+        return names
+    wanted = normalise_url(producer_url, "Producer URL")
+    if wanted not in names:
+        from docstream.errors import DoesNotExistError
+
+        raise DoesNotExistError(f"no Event Producer {wanted} on this site", doctype="Event Producer", name=wanted)
+    return [wanted]
+
+
+def pull_producer(site: Any, name: str, progress: Progress | None = None) -> dict[str, int]:
+    db = site.db
+    checkpoint.ensure(db, name)
+    owner = checkpoint.owner_id()
+    _wait_for_lease(db, name, owner)
+    try:
+        checkpoint.take_notified(db, name)
+        counts = _pull_pages(site, name, owner, progress)
+        checkpoint.record_success(db, name, now())
+        return counts
+    except TransientError as exc:
+        checkpoint.record_failure(db, name, exc.message, site.settings["retry_max_delay"])
+        raise
+    except DocstreamError as exc:
+        checkpoint.record_failure(db, name, exc.message, site.settings["retry_max_delay"])
+        raise
+    finally:
+        checkpoint.release_lease(db, name, owner)
+
+
+def _wait_for_lease(db: Any, name: str, owner: str) -> None:
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while not checkpoint.try_lease(db, name, owner):
+        if time.monotonic() > deadline:
+            raise TransientError(f"another pull from {name} has held the lease for over {LEASE_WAIT_SECONDS}s")
+        time.sleep(0.05)
+
+
+def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> dict[str, int]:
+    db = site.db
+    counts = {"synced": 0, "failed": 0, "held": 0}
+    target: int | None = None
+    while True:
+        producer = site.session("Administrator", ignore_permissions=True).get("Event Producer", name)
+        remote = producer_remote(site, producer)
+        cursor = int(checkpoint.state(db, name)["cursor"])
+        page = _fetch(site, remote, cursor)
+        producer = _mirror(site, producer, page["doctypes"])
+        target = page["head"] if target is None else target
+        applied = _apply_page(site, producer, remote, cursor, page)
+        for key in counts:
+            counts[key] += applied[key]
+        checkpoint.renew_lease(db, name, owner)
+        if progress:
+            progress(page["last_sequence"], page["head"])
+        if page["last_sequence"] >= target or page["last_sequence"] <= cursor:
+            return counts
+
+
+def _fetch(site: Any, remote: Any, cursor: int) -> dict[str, Any]:
+    page = remote.call("docstream.streaming.get_updates", event_consumer=site.url, after=cursor,
+                       limit=site.settings["pull_page_size"])
+    return validate_page(page, cursor)
+
+
+def validate_page(page: Any, cursor: int) -> dict[str, Any]:
+    """Refuse a malformed page whole, before anything is written."""
+    if not isinstance(page, dict) or not isinstance(page.get("events"), list):
+        raise MalformedRequestError("the producer's page has no list of events")
+    for key in ("last_sequence", "head"):
+        if not isinstance(page.get(key), int):
+            raise MalformedRequestError(f"the producer's page has no whole-number {key}")
+    last = cursor
+    for event in page["events"]:
+        if not isinstance(event, dict) or event.get("update_type") not in ("Create", "Update", "Delete"):
+            raise MalformedRequestError(f"the producer's page holds a malformed event: {str(event)[:200]}")
+        if not isinstance(event.get("sequence"), int) or event["sequence"] <= last:
+            raise MalformedRequestError("the producer's page holds events out of order")
+        if not isinstance(event.get("ref_doctype"), str) or not isinstance(event.get("docname"), str):
+            raise MalformedRequestError("an event of the producer's page has no ref_doctype or docname")
+        if event["update_type"] != "Delete" and not isinstance(event.get("data"), dict):
+            raise MalformedRequestError(f"the {event['update_type']} event {event['sequence']} carries no document")
+        last = event["sequence"]
+    if page["last_sequence"] < last:
+        raise MalformedRequestError("the producer's page ends before its last event")
+    if not isinstance(page.get("doctypes"), list):
+        page["doctypes"] = []
+    return page
+
+
+def _mirror(site: Any, producer: dict[str, Any], statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    """The producer's approvals, copied onto the Event Producer's rows when they changed."""
+    session = site.session("Administrator", ignore_permissions=True, incoming=True)
+    if not statuses or not mirror_statuses(session, producer, statuses):
+        return producer
+    return session.save(producer)
+
+
+def _apply_page(site: Any, producer: dict[str, Any], remote: Any, cursor: int, page: dict[str, Any]) -> dict[str, int]:
+    db = site.db
+    applier = Applier(site, producer, remote)
+    with db.transaction():
+        if not checkpoint.advance(db, producer["name"], cursor, cursor, page["head"]):  # locks the state row
+            raise _Raced()
+        counts = applier.apply_events(page["events"])
+        if not checkpoint.advance(db, producer["name"], cursor, page["last_sequence"], page["head"]):
+            raise _Raced()
+    return counts
+
+
+class _Raced(TransientError):
+    def __init__(self) -> None:
+        super().__init__("another puller applied this page first")

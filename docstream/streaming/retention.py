@@ -1,0 +1,24 @@
+"""Pruning the update log: only what every consumer has passed, and only when older than the setting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from docstream.model.types import DATETIME_FORMAT
+
+
+def prune(site: Any) -> int:
+    """Delete update logs older than ``update_log_retention_days`` that every consumer has passed."""
+    days = int(site.settings["update_log_retention_days"])
+    if days <= 0:
+        return 0
+    db = site.db
+    with db.transaction():
+        consumers = [r["name"] for r in db.sql('SELECT name FROM "tabEvent Consumer"')]
+        progress = {r["consumer"]: int(r["cursor"]) for r in db.sql('SELECT consumer, cursor FROM "__consumer_progress"')}
+        floor = min((progress.get(c, 0) for c in consumers), default=None)
+        if floor is None:
+            floor = int(db.value('SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log"'))
+        cutoff = (dt.datetime.now() - dt.timedelta(days=days)).strftime(DATETIME_FORMAT)
+        return db.execute('DELETE FROM "tabEvent Update Log" WHERE sequence <= ? AND creation < ?', (floor, cutoff))
