@@ -21,6 +21,7 @@ def install(site: Any) -> None:
     hooks.on("validate", "DocType")(validate_doctype)
     hooks.on("on_update", "DocType")(doctype_changed)
     hooks.on("on_trash", "DocType")(doctype_trashed)
+    hooks.on("after_delete", "DocType")(lambda s, d, o: s.site.metas.bump())
     hooks.on("validate", "Custom Field")(validate_custom_field)
     hooks.on("on_update", "Custom Field")(custom_field_changed)
     hooks.on("after_delete", "Custom Field")(lambda s, d, o: s.site.metas.bump())
@@ -76,7 +77,6 @@ def doctype_trashed(session: Any, doc: dict[str, Any], old: Any) -> None:
     meta = session.meta(doc["name"])
     if session.db.value(f'SELECT COUNT(*) FROM "{meta.table_name}"'):
         raise ValidationError(f"DocType {doc['name']} still has documents: delete them first", doctype="DocType", name=doc["name"])
-    session.db.after_commit(session.site.metas.refresh)
 
 
 def validate_custom_field(session: Any, doc: dict[str, Any], old: Any) -> None:

@@ -64,6 +64,12 @@ class MetaRegistry:
     def bump(self) -> None:
         self.db.sql('UPDATE "__meta_version" SET version = version + 1 WHERE id = 1')
         self.load(self.db.value('SELECT version FROM "__meta_version" WHERE id = 1'))
+        self.db.on_rollback(self._reload)
+
+    def _reload(self) -> None:
+        """The change that bumped the version was rolled back: drop what this process loaded."""
+        self._version = None
+        self.refresh()
 
     def _read(self) -> dict[str, Meta]:
         doctypes = self.db.sql('SELECT * FROM "tabDocType"')

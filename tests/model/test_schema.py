@@ -1,0 +1,213 @@
+"""One real table per DocType with typed columns and indexes; Custom Fields and changed DocTypes
+add columns at run time, and other Site objects on the same database (other processes) see them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from docstream.errors import DoesNotExistError, UnknownFieldError, ValidationError
+from docstream.model.doctypes import import_doctype
+from docstream.site import Site
+from tests.model.conftest import tag
+
+PG_TYPES = {
+    "title": "text", "qty": "bigint", "weight": "double precision", "price": "double precision",
+    "pct": "double precision", "active": "smallint", "made_on": "date", "seen_at": "timestamp without time zone",
+    "opens": "time without time zone", "size": "text", "summary": "text", "body": "text", "story": "text",
+    "snippet": "text", "item": "text", "ref_type": "text", "ref_name": "text", "data": "jsonb", "secret": "text",
+    "shown": "text", "name": "text", "creation": "timestamp without time zone",
+    "modified": "timestamp without time zone", "docstatus": "integer", "idx": "integer",
+}
+SQLITE_TYPES = {
+    "title": "TEXT", "qty": "INTEGER", "weight": "REAL", "price": "REAL", "pct": "REAL", "active": "INTEGER",
+    "made_on": "TEXT", "item": "TEXT", "data": "TEXT", "name": "TEXT", "docstatus": "INTEGER", "idx": "INTEGER",
+}
+
+
+def column_types(site: Site, table: str) -> dict[str, str]:
+    if site.db.dialect == "postgres":
+        rows = site.db.sql(
+            "SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_name = ?",
+            (table,),
+        )
+    else:
+        rows = site.db.sql(f'PRAGMA table_info("{table}")')
+    return {r["name"]: r["type"] for r in rows}
+
+
+def indexed_columns(site: Site, table: str) -> dict[str, bool]:
+    """{column: unique} for every single-column index (the primary key included)."""
+    out: dict[str, bool] = {}
+    if site.db.dialect == "postgres":
+        rows = site.db.sql(
+            "SELECT a.attname AS col, i.indisunique AS uniq FROM pg_index i "
+            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(i.indkey) "
+            "WHERE t.relname = ? AND i.indnatts = 1", (table,),
+        )
+        return {r["col"]: bool(r["uniq"]) for r in rows}
+    for index in site.db.sql(f'PRAGMA index_list("{table}")'):
+        cols = site.db.sql(f'PRAGMA index_info("{index["name"]}")')
+        if len(cols) == 1:
+            out[cols[0]["name"]] = bool(index["unique"])
+    return out
+
+
+@pytest.fixture
+def other(site: Site) -> Iterator[Site]:
+    """A second Site object on the same database: what another process would hold."""
+    opened = Site.open(site.name, site.path.parent)
+    yield opened
+    opened.close()
+
+
+def test_every_doctype_has_its_own_table(site: Site) -> None:
+    for doctype in ("DocType", "DocField", "User", "Has Role", "ToDo", "Sales Invoice", "Sales Invoice Item"):
+        assert site.db.table_columns(f"tab{doctype}"), doctype
+
+
+def test_columns_are_really_typed(site: Site, gadget: str) -> None:
+    types = column_types(site, f"tab{gadget}")
+    expected = PG_TYPES if site.db.dialect == "postgres" else SQLITE_TYPES
+    assert {k: types.get(k) for k in expected} == expected
+    assert "parts" not in types and "tags" not in types  # tables are their own tables
+
+
+def test_child_tables_have_parent_columns(site: Site, gadget: str) -> None:
+    types = column_types(site, "tabGadget Part")
+    assert {"name", "parent", "parentfield", "parenttype", "idx", "item", "qty", "note"} <= set(types)
+    assert "parent" in indexed_columns(site, "tabGadget Part")
+
+
+def test_indexes_on_name_modified_links_and_unique_fields(site: Site, gadget: str) -> None:
+    indexes = indexed_columns(site, f"tab{gadget}")
+    assert indexes.get("name") is True
+    assert indexes.get("code") is True
+    for column in ("modified", "item", "ref_type", "ref_name"):
+        assert column in indexes, column
+    todo = indexed_columns(site, "tabToDo")
+    assert {"name", "modified", "allocated_to", "assigned_by", "role", "reference_type", "reference_name"} <= set(todo)
+
+
+# -- Custom Field ---------------------------------------------------------------------------------
+
+def test_custom_field_adds_a_column_at_once(site: Site, other: Site) -> None:
+    admin = site.session()
+    fieldname = tag("cf_")
+    other.session()  # the other process has loaded its metas before the change
+    admin.insert({"doctype": "Custom Field", "dt": "Customer", "fieldname": fieldname, "fieldtype": "Int",
+                  "label": "Loyalty Points", "insert_after": "customer_name"})
+    assert fieldname in site.db.table_columns("tabCustomer")
+    meta = site.metas.get("Customer")
+    assert [f.fieldname for f in meta.fields][:2] == ["customer_name", fieldname]
+    doc = admin.insert({"doctype": "Customer", "customer_name": tag("C "), fieldname: "12"})
+    assert doc[fieldname] == 12
+
+    session = other.session()  # the version counter tells it to reload
+    assert session.get("Customer", doc["name"])[fieldname] == 12
+    again = session.insert({"doctype": "Customer", "customer_name": tag("C "), fieldname: 3})
+    assert admin.get("Customer", again["name"])[fieldname] == 3
+    assert session.get_list("Customer", filters={fieldname: 3}) == [{"name": again["name"]}]
+
+
+def test_custom_field_on_a_child_table(site: Site) -> None:
+    admin = site.session()
+    fieldname = tag("line_note_")
+    admin.insert({"doctype": "Custom Field", "dt": "Sales Invoice Item", "fieldname": fieldname, "fieldtype": "Data"})
+    assert fieldname in site.db.table_columns("tabSales Invoice Item")
+
+
+def test_custom_field_removed_from_meta_on_delete(site: Site, other: Site) -> None:
+    admin = site.session()
+    fieldname = tag("tmp_")
+    cf = admin.insert({"doctype": "Custom Field", "dt": "Supplier", "fieldname": fieldname, "fieldtype": "Data"})
+    assert other.session().meta("Supplier").has_field(fieldname)
+    admin.delete("Custom Field", cf["name"])
+    assert not site.metas.get("Supplier").has_field(fieldname)
+    assert not other.session().meta("Supplier").has_field(fieldname)
+    with pytest.raises(UnknownFieldError):
+        admin.insert({"doctype": "Supplier", "supplier_name": tag("S "), fieldname: "x"})
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"fieldname": "customer_name"}, "already has a field"),
+    ({"fieldname": "modified"}, "not a valid field name"),
+    ({"fieldname": "Bad Name"}, "not a valid field name"),
+    ({"fieldtype": "Hologram"}, "Hologram"),
+    ({"fieldtype": "Link"}, "needs the target DocType"),
+])
+def test_bad_custom_fields_are_refused(site: Site, changes: dict[str, Any], message: str) -> None:
+    doc = {"doctype": "Custom Field", "dt": "Customer", "fieldname": tag("ok_"), "fieldtype": "Data", **changes}
+    columns = site.db.table_columns("tabCustomer")
+    with pytest.raises(ValidationError, match=message):
+        site.session().insert(doc)
+    assert site.db.table_columns("tabCustomer") == columns
+    assert not site.session().exists("Custom Field", f"Customer-{doc['fieldname']}")
+
+
+def test_custom_field_on_an_unknown_doctype(site: Site) -> None:
+    with pytest.raises((DoesNotExistError, ValidationError)):
+        site.session().insert({"doctype": "Custom Field", "dt": "Spaceship", "fieldname": "x", "fieldtype": "Data"})
+
+
+# -- DocTypes changed at run time -------------------------------------------------------------------
+
+def test_new_doctype_gets_a_table_and_a_changed_one_a_column(site: Site, other: Site) -> None:
+    name = tag("Widget ")
+    definition = {"name": name, "module": "Test", "fields": [{"fieldname": "label", "fieldtype": "Data"}]}
+    assert import_doctype(site.session(), definition) == [name]
+    assert {"name", "label"} <= site.db.table_columns(f"tab{name}")
+    first = site.session().insert({"doctype": name, "label": "a"})
+    other.session()
+
+    definition["fields"].append({"fieldname": "size_cm", "fieldtype": "Float"})
+    import_doctype(site.session(), definition)
+    assert column_types(site, f"tab{name}")["size_cm"] in ("REAL", "double precision")
+    assert site.session().get(name, first["name"])["size_cm"] is None  # old rows keep working
+    doc = other.session().insert({"doctype": name, "label": "b", "size_cm": "2.5"})
+    assert site.session().get(name, doc["name"])["size_cm"] == 2.5
+
+
+def test_a_failed_doctype_change_changes_nothing(site: Site) -> None:
+    name = tag("Gizmo ")
+    import_doctype(site.session(), {"name": name, "fields": [{"fieldname": "a", "fieldtype": "Data"}]})
+    session = site.session()
+    bad = [
+        {"name": name, "fields": [{"fieldname": "a", "fieldtype": "Data"}, {"fieldname": "b", "fieldtype": "Int"}]},
+        {"name": tag("Broken "), "fields": [{"fieldname": "x", "fieldtype": "Hologram"}]},
+    ]
+    with pytest.raises(ValidationError, match="Hologram"):
+        import_doctype(session, bad)
+    assert "b" not in site.db.table_columns(f"tab{name}")
+    assert not site.db.table_columns(f"tab{bad[1]['name']}")
+    with pytest.raises(UnknownFieldError):  # this process's metas were rolled back too
+        session.insert({"doctype": name, "a": "x", "b": 1})
+    assert session.insert({"doctype": name, "a": "still works"})["a"] == "still works"
+
+
+def test_a_doctype_can_be_deleted_only_when_custom_and_empty(site: Site) -> None:
+    admin = site.session()
+    name = tag("Scratch ")
+    import_doctype(admin, {"name": name, "fields": [{"fieldname": "a", "fieldtype": "Data"}]})
+    doc = admin.insert({"doctype": name, "a": "x"})
+    with pytest.raises(ValidationError, match="still has documents"):
+        admin.delete("DocType", name)
+    admin.delete(name, doc["name"])
+    admin.delete("DocType", name)
+    assert not site.session().site.metas.exists(name)
+    with pytest.raises(ValidationError, match="built in"):
+        admin.delete("DocType", "Note")
+
+
+@pytest.mark.parametrize(("definition", "message"), [
+    ({"name": "bad/name"}, "invalid DocType name"),
+    ({"name": "Twice", "fields": [{"fieldname": "a"}, {"fieldname": "a"}]}, "appears twice"),
+    ({"name": "Tabled", "fields": [{"fieldname": "rows", "fieldtype": "Table", "options": "Customer"}]},
+     "not a child table"),
+    ({"fields": []}, "with a name"),
+])
+def test_bad_doctype_definitions(site: Site, definition: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        import_doctype(site.session(), definition)
