@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from docstream.errors import DocstreamError, TransientError
+from docstream.errors import DocstreamError, LinkValidationError, TransientError
 from docstream.model.diff import apply as apply_diff
 from docstream.model.documents import Session
 from docstream.streaming import records
@@ -104,6 +104,7 @@ class Applier:
     def _upsert(self, session: Session, sub: Subscription, remote_name: str, data: dict[str, Any]) -> str:
         meta = session.meta(sub.local_doctype)
         doc = clean(meta, data, session)
+        self._localise_links(session, meta, doc)
         ensure_dependencies(session, meta, doc, self.fetch, insert_dependency)
         local = self.find_local(session, sub, remote_name)
         if local is not None:
@@ -128,6 +129,7 @@ class Applier:
         meta = session.meta(sub.local_doctype)
         current = session.get(sub.local_doctype, local)
         new = clean(meta, apply_diff(current, change), session, keep_name=True)
+        self._localise_links(session, meta, new)
         ensure_dependencies(session, meta, new, self.fetch, insert_dependency)
         session.save({**new, "name": local})
         return local
@@ -137,6 +139,35 @@ class Applier:
         if local is not None:
             session.delete(sub.local_doctype, local)
         return local
+
+    def _localise_links(self, session: Session, meta: Any, doc: dict[str, Any]) -> None:
+        """Links to documents this site names itself (use same name off) carry the producer's name:
+        swap in the local name, syncing the linked document first when it isn't here yet."""
+        for field in meta.fields:
+            value = doc.get(field.fieldname)
+            if field.is_table:
+                for row in value or []:
+                    self._localise_links(session, session.meta(field.options), row)
+                continue
+            if value in (None, "") or field.fieldtype not in ("Link", "Dynamic Link"):
+                continue
+            target = field.options if field.fieldtype == "Link" else doc.get(field.options)
+            sub = self.subscriptions.get(target or "")
+            if sub is None or sub.use_same_name or sub.local_doctype != target:
+                continue
+            doc[field.fieldname] = self._local_name_of(session, sub, str(value))
+
+    def _local_name_of(self, session: Session, sub: Subscription, remote_name: str) -> str:
+        local = self.find_local(session, sub, remote_name)
+        if local is not None:
+            return local
+        answer = self.fetch([[sub.remote_doctype, remote_name]])
+        if answer.get("missing") or not answer.get("docs"):
+            raise LinkValidationError(f"{sub.remote_doctype} {remote_name} is linked to, but the producer no longer has it",
+                                      doctype=sub.local_doctype)
+        event = {"update_type": "Create", "data": answer["docs"][0], "docname": remote_name,
+                 "ref_doctype": sub.remote_doctype}
+        return self._upsert(session, sub, remote_name, self.transform(session, sub, event))
 
     def find_local(self, session: Session, sub: Subscription, remote_name: str) -> str | None:
         """The local document for a remote name — never an unrelated local one of the same name."""

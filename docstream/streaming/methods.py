@@ -6,7 +6,9 @@ from typing import Any
 
 from docstream.api.methods import whitelist
 from docstream.model.documents import Session
-from docstream.streaming import changefeed, checkpoint, consumers, resync as resync_mod, status as status_mod
+from docstream.streaming import changefeed, checkpoint, consumers
+from docstream.streaming.resync import resync as resync_log, resync_all_failed as resync_every_failed
+from docstream.streaming.status import status as streaming_status
 from docstream.streaming.urls import normalise_url
 
 
@@ -68,16 +70,16 @@ def pull(session: Session, event_producer: str | None = None) -> dict[str, int]:
 @whitelist("docstream.streaming.resync", methods=("POST",))
 def resync(session: Session, sync_log: str) -> str:
     """Retry one failed event (and those held behind it): "Synced" or "Failed"."""
-    return resync_mod.resync(session, sync_log)
+    return resync_log(session, sync_log)
 
 
 @whitelist("docstream.streaming.resync_all_failed", methods=("POST",))
 def resync_all_failed(session: Session, event_producer: str | None = None) -> dict[str, int]:
     """Retry every failed event, oldest first."""
-    return resync_mod.resync_all_failed(session, event_producer)
+    return resync_every_failed(session, event_producer)
 
 
 @whitelist("docstream.streaming.status")
 def status(session: Session) -> dict[str, Any]:
     """Per producer: cursor, events behind, failed, last error; per consumer: its progress."""
-    return status_mod.status(session)
+    return streaming_status(session)

@@ -1,0 +1,101 @@
+"""Registering a consumer on a producer, and each way it can fail without leaving anything behind."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.streaming.conftest import SUBSCRIBER, Pair, add_subscriber
+from tests.support.servers import free_port
+
+
+def _producer_doc(pair: Pair, **overrides) -> dict:
+    doc = {"doctype": "Event Producer", "producer_url": pair.producer.url, "user": SUBSCRIBER,
+           "api_key": pair.producer_keys["api_key"], "api_secret": pair.producer_keys["api_secret"],
+           "producer_doctypes": [{"ref_doctype": "Customer", "use_same_name": 1}]}
+    doc.update(overrides)
+    return doc
+
+
+def _refused(pair: Pair, doc: dict) -> str:
+    r = pair.c.http.post("/api/resource/Event Producer", json=doc)
+    assert r.status_code == 417, r.text
+    assert pair.c.get_list("Event Producer") == []
+    assert pair.p.get_list("Event Consumer") == []
+    return r.json()["message"]
+
+
+def test_unreachable_producer_is_named(pair) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    message = _refused(pair, _producer_doc(pair, producer_url=dead))
+    assert dead in message and "could not reach" in message
+
+
+def test_wrong_keys_are_refused(pair) -> None:
+    message = _refused(pair, _producer_doc(pair, api_secret="0" * 32))
+    assert "refused the API key" in message
+
+
+def test_missing_permission_names_the_doctype(serve) -> None:
+    producer, consumer = serve("hq-perm.local"), serve("store-perm.local")
+    pair = Pair.__new__(Pair)
+    pair.producer, pair.consumer = producer, consumer
+    pair.producer_keys = add_subscriber(producer, roles="Item Manager")  # may read Item, not Customer
+    pair.consumer_keys = add_subscriber(consumer)
+    pair.p, pair.c = producer.admin(), consumer.admin()
+    message = _refused(pair, _producer_doc(pair))
+    assert "Customer" in message and SUBSCRIBER in message and "read" in message
+
+
+def test_only_http_urls_and_one_name_per_site(pair) -> None:
+    r = pair.c.http.post("/api/resource/Event Producer", json=_producer_doc(pair, producer_url="ftp://example.com"))
+    assert r.status_code == 417 and "http" in r.json()["message"]
+    doc = pair.c.insert(_producer_doc(pair, producer_url=pair.producer.url.upper().replace("HTTP", "http") + "/"))
+    assert doc["name"] == pair.producer.url, "normalised: lower-case host, no trailing slash"
+
+
+def test_least_privilege_subscriber_registers(pair) -> None:
+    pair.c.insert(_producer_doc(pair))
+    consumer = pair.p.get("Event Consumer", pair.consumer.url)
+    assert consumer["user"] == SUBSCRIBER
+    assert consumer["api_key"] == pair.consumer_keys["api_key"], "the consumer-side keys travel to the producer"
+    assert consumer["api_secret"] != pair.consumer_keys["api_secret"]  # masked in every response
+
+
+def test_rejection_is_mirrored_and_nothing_streams(pair) -> None:
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}], approve=False)
+    pair.approve("Customer", status="Rejected")
+    pair.p.insert({"doctype": "Customer", "customer_name": "Rejected Ltd"})
+    pair.pull()
+    assert pair.c.get_list("Customer", filters={"name": "Rejected Ltd"}) == []
+    row = pair.c.get("Event Producer", pair.producer.url)["producer_doctypes"][0]
+    assert row["status"] == "Rejected"
+
+
+def test_nothing_streams_before_approval(pair) -> None:
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}], approve=False)
+    pair.p.insert({"doctype": "Customer", "customer_name": "Early Bird"})
+    pair.pull()
+    assert pair.c.get_list("Customer", filters={"name": "Early Bird"}) == []
+    assert pair.p.get_list("Event Update Log") == [], "no approved consumer: nothing is logged"
+
+
+def test_delete_ends_the_subscription_and_registering_again_works(pair) -> None:
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    pair.c.delete("Event Producer", pair.producer.url)
+    assert pair.p.get_list("Event Consumer") == []
+    pair.p.insert({"doctype": "Customer", "customer_name": "While Away"})
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    pair.p.insert({"doctype": "Customer", "customer_name": "Back Again"})
+    pair.pull()
+    assert pair.c.get("Customer", "Back Again")
+    assert pair.c.get_list("Customer", filters={"name": "While Away"}) == []
+
+
+def test_feed_refuses_anyone_but_the_registered_consumer(pair) -> None:
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    stranger = pair.producer.add_user("stranger@example.com", roles=("Sales User",))
+    r = stranger.http.post("/api/method/docstream.streaming.get_updates", json={"event_consumer": pair.consumer.url})
+    assert r.status_code == 403, r.text
+    anonymous = httpx.post(pair.producer.url + "/api/method/docstream.streaming.get_updates",
+                           json={"event_consumer": pair.consumer.url})
+    assert anonymous.status_code in (401, 403)
