@@ -12,10 +12,13 @@ import re
 from typing import Any
 
 from docstream.errors import ValidationError
-from docstream.model.meta import Meta
+from docstream.model.meta import DocField, Meta
+from docstream.model.types import coerce
 from docstream.storage import quote
 
 OPERATORS = {"=", "!=", ">", "<", ">=", "<=", "like", "not like", "in", "not in", "is", "between"}
+_STD_TYPES = {"creation": "Datetime", "modified": "Datetime", "docstatus": "Int", "idx": "Int"}
+_NOT_NULL = frozenset({"name", "creation", "modified", "docstatus", "idx"})
 _ORDER = re.compile(r"^\s*`?(?:tab[\w ]+`?\.`?)?(\w+)`?\s*(asc|desc)?\s*$", re.IGNORECASE)
 
 
@@ -62,13 +65,13 @@ def where_clause(
     for dt, field, op, value in normalise_filters(filters, meta.name):
         if dt == meta.name:
             _check_field(meta, field)
-            sql, p = _condition(f"{alias}.{quote(field)}", op, value)
+            sql, p = _condition(f"{alias}.{quote(field)}", op, value, _field(meta, field))
         else:
             child = get_meta(dt)
             if not child.istable or dt not in {f.options for f in meta.table_fields}:
                 raise ValidationError(f"{dt} is not a child table of {meta.name}", doctype=meta.name)
             _check_field(child, field)
-            inner, p = _condition(f"c.{quote(field)}", op, value)
+            inner, p = _condition(f"c.{quote(field)}", op, value, _field(child, field))
             sql = (
                 f"EXISTS (SELECT 1 FROM {quote(child.table_name)} c "
                 f"WHERE c.parent = {alias}.name AND c.parenttype = ? AND {inner})"
@@ -87,7 +90,14 @@ def _check_field(meta: Meta, field: str) -> None:
         raise ValidationError(f"{meta.name}.{field} can't be filtered on", doctype=meta.name, field=field)
 
 
-def _condition(column: str, op: str, value: Any) -> tuple[str, list[Any]]:
+def _field(meta: Meta, fieldname: str) -> DocField:
+    """The DocField a filter compares against (standard columns have implied types)."""
+    return meta.get_field(fieldname) or DocField(fieldname, _STD_TYPES.get(fieldname, "Data"))
+
+
+def _condition(column: str, op: str, value: Any, field: DocField) -> tuple[str, list[Any]]:
+    """SQL for one filter. Values are compared as the field's type (so both backends agree), ``like``
+    ignores case and the negative operators count an empty (NULL) value as different, as in Frappe."""
     if op not in OPERATORS:
         raise ValidationError(f"unknown filter operator {op!r}")
     if op in ("in", "not in"):
@@ -95,7 +105,10 @@ def _condition(column: str, op: str, value: Any) -> tuple[str, list[Any]]:
         if not values:
             return ("1=0" if op == "in" else "1=1"), []
         marks = ", ".join("?" for _ in values)
-        return f"{column} {op.upper()} ({marks})", [_scalar(v) for v in values]
+        sql = f"{column} {op.upper()} ({marks})"
+        if op == "not in" and "" not in values:
+            sql = f"({column} IS NULL OR {sql})"
+        return sql, [_scalar(v, field) for v in values]
     if op == "is":
         if value not in ("set", "not set"):
             raise ValidationError("the 'is' operator takes 'set' or 'not set'")
@@ -104,20 +117,25 @@ def _condition(column: str, op: str, value: Any) -> tuple[str, list[Any]]:
     if op == "between":
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise ValidationError("'between' takes [from, to]")
-        return f"{column} BETWEEN ? AND ?", [_scalar(value[0]), _scalar(value[1])]
+        return f"{column} BETWEEN ? AND ?", [_scalar(value[0], field), _scalar(value[1], field)]
     if op in ("like", "not like"):
-        return f"CAST({column} AS TEXT) {op.upper()} ?", [str(value)]
+        sql = f"LOWER(CAST({column} AS TEXT)) {op.upper()} LOWER(?)"
+        return (f"({column} IS NULL OR {sql})" if op == "not like" else sql), [str(_scalar(value, None))]
     if value is None and op in ("=", "!="):
         return f"{column} IS {'NOT ' if op == '!=' else ''}NULL", []
-    return f"{column} {op} ?", [_scalar(value)]
+    if op == "!=" and value != "":
+        return f"({column} IS NULL OR {column} != ?)", [_scalar(value, field)]
+    return f"{column} {op} ?", [_scalar(value, field)]
 
 
-def _scalar(value: Any) -> Any:
+def _scalar(value: Any, field: DocField | None) -> Any:
     if isinstance(value, (dict, list, tuple)):
         raise ValidationError(f"a filter value must be a single value, got {value!r}")
     if isinstance(value, bool):
-        return int(value)
-    return value
+        value = int(value)
+    if field is None or value is None or field.fieldtype == "JSON":
+        return value
+    return coerce(field, value)
 
 
 def order_clause(meta: Meta, order_by: str | None, alias: str = "t") -> str:
@@ -128,11 +146,15 @@ def order_clause(meta: Meta, order_by: str | None, alias: str = "t") -> str:
         match = _ORDER.match(piece)
         if not match or not meta.is_known(match.group(1)) or match.group(1) == "doctype":
             raise ValidationError(f"can't order {meta.name} by {piece.strip()!r}", doctype=meta.name)
-        parts.append(f"{alias}.{quote(match.group(1))} {(match.group(2) or 'asc').upper()}")
+        direction = (match.group(2) or "asc").upper()
+        nulls = "" if match.group(1) in _NOT_NULL else (" NULLS FIRST" if direction == "ASC" else " NULLS LAST")
+        parts.append(f"{alias}.{quote(match.group(1))} {direction}{nulls}")
     return ", ".join(parts)
 
 
 def select_fields(meta: Meta, fields: Any) -> list[str]:
+    if isinstance(fields, str) and not fields.strip().startswith(("[", '"')):
+        fields = [f.strip() for f in fields.split(",") if f.strip()]  # "*" or "title, qty"
     fields = parse_json_arg(fields, "fields")
     if fields in (None, "", []):
         return ["name"]
