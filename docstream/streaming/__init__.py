@@ -25,9 +25,10 @@ SCHEMA = (
 
 
 def install(site: Any) -> None:
-    from docstream.streaming import checkpoint, consumers, methods, producers, updatelog  # noqa: F401
+    from docstream.streaming import checkpoint, consumers, mapping, methods, producers, updatelog  # noqa: F401
 
     updatelog.install(site)
+    mapping.install(site)
     consumers.install(site)
     producers.install(site)
     if site.metas.exists("Event Sync Log"):

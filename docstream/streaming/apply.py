@@ -98,7 +98,7 @@ class Applier:
         if sub.mapping:
             from docstream.streaming.mapping import map_event
 
-            return map_event(session, sub, event, self.fetch)
+            return map_event(session, sub, event, self)
         return event.get("data")
 
     def _upsert(self, session: Session, sub: Subscription, remote_name: str, data: dict[str, Any]) -> str:
@@ -182,11 +182,27 @@ class Applier:
         )
         return found[0]["name"] if found else None
 
-    def fetch(self, docs: list[list[str]]) -> dict[str, Any]:
+    def remote_call(self, method: str, **args: Any) -> Any:
         if self.remote is None:
-            raise TransientError(f"{self.producer_url} can't be reached to fetch {docs[0]}")
+            raise TransientError(f"{self.producer_url} can't be reached for {method}")
         self.requests += 1
-        answer = self.remote.call("docstream.streaming.get_documents", docs=docs)
+        return self.remote.call(method, **args)
+
+    def insert_mapped_dependency(self, session: Session, doc: dict[str, Any]) -> str:
+        """A document made by a Document mapping: reuse the local one of that name, or insert it."""
+        meta = session.meta(doc["doctype"])
+        clean_doc = clean(meta, doc, session)
+        self._localise_links(session, meta, clean_doc)
+        ensure_dependencies(session, meta, clean_doc, self.fetch, insert_dependency)
+        if meta.autoname.startswith("field:"):
+            wanted = clean_doc.get(meta.autoname[len("field:"):].strip())
+            if wanted and session.exists(meta.name, str(wanted)):
+                return str(wanted)
+        clean_doc.pop("name", None)
+        return insert_document(session, clean_doc)
+
+    def fetch(self, docs: list[list[str]]) -> dict[str, Any]:
+        answer = self.remote_call("docstream.streaming.get_documents", docs=docs)
         if not isinstance(answer, dict):
             raise DocstreamError(f"{self.producer_url} answered get_documents with an unexpected shape")
         return answer

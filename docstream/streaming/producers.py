@@ -62,6 +62,11 @@ def _validate_row(session: Session, row: dict[str, Any]) -> None:
     if row.get("has_mapping") and not row.get("mapping"):
         raise ValidationError(f"{row['ref_doctype']}: Has Mapping is ticked but no Mapping is chosen",
                               doctype="Event Producer", field="mapping")
+    if row.get("has_mapping"):
+        mapping = session.as_user(session.user, ignore_permissions=True).get("Document Type Mapping", row["mapping"])
+        if mapping["local_doctype"] != row.get("ref_doctype"):
+            raise ValidationError(f"mapping {row['mapping']} makes {mapping['local_doctype']}, not {row.get('ref_doctype')}",
+                                  doctype="Event Producer", field="mapping")
     if not session.site.metas.exists(row.get("ref_doctype") or ""):
         raise ValidationError(f"DocType {row.get('ref_doctype')} does not exist on this site",
                               doctype="Event Producer", field="ref_doctype")
