@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from docstream.site import Site
 
 MASK = "*" * 8
+# logs keep pointing at what they describe after it is gone (as Frappe's ignore_links_on_delete)
+IGNORE_LINKS_ON_DELETE = frozenset({"Event Sync Log", "Event Update Log"})
 
 
 class Session:
@@ -240,7 +242,7 @@ class Session:
         return rows.exists(self.db, self.meta(doctype), str(name))
 
     def _check_not_linked(self, meta: Meta, name: str) -> None:
-        metas = self.site.metas.all()
+        metas = {n: m for n, m in self.site.metas.all().items() if n not in IGNORE_LINKS_ON_DELETE}
         for other, field in link_fields_to(metas, meta.name):
             self._raise_if_linked(meta, name, other, f"t.{quote(field)} = ?", [name])
         for other, field, dt_field in dynamic_link_fields(metas):

@@ -36,7 +36,7 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
     events, last = [], after
     for row in logs:
         log = rows.to_doc(meta, row)
-        event = _event_for(consumer["name"], subscriptions.get(log["ref_doctype"]), log)
+        event = _event_for(consumer["name"], subscriptions.get(log["ref_doctype"]), log, session.site.url)
         if event is not None:
             events.append(event)
         last = log["sequence"]
@@ -57,7 +57,8 @@ def _consumer(session: Session, event_consumer: str) -> dict[str, Any]:
     return consumer
 
 
-def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str, Any]) -> dict[str, Any] | None:
+def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str, Any],
+               here: str) -> dict[str, Any] | None:
     if not subscription or subscription.get("status") != "Approved" or subscription.get("unsubscribed"):
         return None
     if log["sequence"] <= int(subscription.get("subscribed_from") or 0):
@@ -75,7 +76,7 @@ def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str
     return {
         "sequence": log["sequence"], "update_type": update_type, "ref_doctype": log["ref_doctype"],
         "docname": log["docname"], "data": json.loads(data) if data else None,
-        "origin": log.get("origin"), "creation": log["creation"],
+        "origin": log.get("origin") or here or None, "creation": log["creation"],
     }
 
 

@@ -81,6 +81,9 @@ def test_nothing_streams_before_approval(pair) -> None:
 
 def test_delete_ends_the_subscription_and_registering_again_works(pair) -> None:
     pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    pair.p.insert({"doctype": "Customer", "customer_name": "Before Delete"})
+    pair.pull()
+    assert pair.sync_logs(), "sync logs point at the Event Producer and must not block its deletion"
     pair.c.delete("Event Producer", pair.producer.url)
     assert pair.p.get_list("Event Consumer") == []
     pair.p.insert({"doctype": "Customer", "customer_name": "While Away"})
