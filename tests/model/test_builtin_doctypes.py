@@ -1,0 +1,147 @@
+"""The DocTypes every site has (SPEC §3), their naming, fields and permissions; a new site's users."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from docstream.errors import ValidationError
+from docstream.model.documents import Session
+from docstream.site import Site
+from tests.model.conftest import new_customer, new_item, tag
+
+# doctype: (autoname, {fieldname: (fieldtype, options, reqd, default)}) — None means "any"
+SPEC = {
+    "Custom Field": ("format:{dt}-{fieldname}", {
+        "dt": ("Link", "DocType", 1, None), "fieldname": ("Data", None, 1, None), "label": ("Data", None, None, None),
+        "fieldtype": ("Select", None, 1, None), "options": (None, None, None, None), "reqd": ("Check", None, None, None),
+        "unique": ("Check", None, None, None), "default": (None, None, None, None),
+        "read_only": ("Check", None, None, None), "insert_after": ("Data", None, None, None),
+    }),
+    "Role": ("field:role_name", {"role_name": ("Data", None, 1, None)}),
+    "User": (None, {
+        "email": ("Data", None, 1, None), "first_name": ("Data", None, None, None), "last_name": ("Data", None, None, None),
+        "enabled": ("Check", None, None, "1"), "roles": ("Table", "Has Role", None, None),
+        "api_key": ("Data", None, None, None), "api_secret": ("Password", None, None, None),
+    }),
+    "Has Role": (None, {"role": ("Link", "Role", None, None)}),
+    "ToDo": ("hash", {
+        "description": ("Text", None, 1, None), "status": ("Select", "Open\nClosed\nCancelled", None, "Open"),
+        "priority": ("Select", "Low\nMedium\nHigh", None, "Medium"), "date": ("Date", None, None, None),
+        "allocated_to": ("Link", "User", None, None), "assigned_by": ("Link", "User", None, None),
+        "role": ("Link", "Role", None, None), "reference_type": ("Link", "DocType", None, None),
+        "reference_name": ("Dynamic Link", "reference_type", None, None),
+    }),
+    "Note": ("hash", {
+        "title": ("Data", None, 1, None), "content": ("Long Text", None, None, None), "public": ("Check", None, None, None),
+        "seen_by": ("Table", "Note Seen By", None, None),
+    }),
+    "Note Seen By": (None, {"user": ("Link", "User", None, None)}),
+    "Company": ("field:company_name", {
+        "company_name": ("Data", None, 1, None), "abbr": ("Data", None, None, None),
+        "default_currency": (None, None, None, None),
+    }),
+    "Customer": ("field:customer_name", {
+        "customer_name": ("Data", None, 1, None), "customer_group": (None, None, None, None),
+        "territory": (None, None, None, None), "email_id": (None, None, None, None),
+    }),
+    "Supplier": ("field:supplier_name", {"supplier_name": ("Data", None, 1, None), "supplier_group": (None, None, None, None)}),
+    "Item": ("field:item_code", {
+        "item_code": ("Data", None, 1, None), "item_name": (None, None, None, None), "item_group": (None, None, None, None),
+        "stock_uom": (None, None, None, "Nos"), "standard_rate": ("Currency", None, None, None),
+    }),
+    "Sales Invoice": ("naming_series:", {
+        "naming_series": (None, None, None, "SINV-.YYYY.-.#####"), "customer": ("Link", "Customer", 1, None),
+        "company": ("Link", "Company", None, None), "posting_date": ("Date", None, None, None),
+        "items": ("Table", "Sales Invoice Item", None, None), "grand_total": (None, None, None, None),
+        "remarks": ("Small Text", None, None, None),
+    }),
+    "Sales Invoice Item": (None, {
+        "item_code": ("Link", "Item", 1, None), "item_name": (None, None, None, None), "qty": ("Float", None, None, "1"),
+        "rate": ("Currency", None, None, None), "amount": (None, None, None, None),
+    }),
+}
+CHILD = {"Has Role", "Note Seen By", "Sales Invoice Item", "DocField", "DocPerm"}
+STREAMING = ["Event Producer", "Event Producer Document Type", "Event Consumer", "Event Consumer Document Type",
+             "Event Update Log", "Event Sync Log", "Document Type Mapping", "Document Type Field Mapping"]
+
+
+@pytest.mark.parametrize("doctype", sorted(SPEC))
+def test_spec_doctypes(site: Site, doctype: str) -> None:
+    autoname, fields = SPEC[doctype]
+    meta = site.metas.get(doctype)
+    assert meta.istable == (doctype in CHILD)
+    if autoname:
+        assert meta.autoname == autoname
+    for fieldname, (fieldtype, options, reqd, default) in fields.items():
+        field = meta.get_field(fieldname)
+        assert field is not None, f"{doctype}.{fieldname} is missing"
+        got = (field.fieldtype, field.options, int(field.reqd), field.default)
+        want = (fieldtype, options, reqd, default)
+        assert all(w is None or g == w for g, w in zip(got, want)), f"{doctype}.{fieldname}: {got} ≠ {want}"
+
+
+@pytest.mark.parametrize("doctype", ["DocType", "DocField", "DocPerm", *STREAMING])
+def test_other_builtin_doctypes_exist(site: Site, doctype: str) -> None:
+    assert site.metas.exists(doctype)
+
+
+def test_every_parent_doctype_has_permissions(site: Site) -> None:
+    missing = [m.name for m in site.metas.all().values() if not m.istable and not m.permissions]
+    assert missing == []
+    for meta in site.metas.all().values():
+        if not meta.istable:
+            assert any(p["role"] == "System Manager" and p["read"] for p in meta.permissions), meta.name
+
+
+def test_read_only_fields(site: Site) -> None:
+    assert site.metas.get("User").get_field("api_key").read_only  # type: ignore[union-attr]
+    assert site.metas.get("Sales Invoice").get_field("grand_total").read_only  # type: ignore[union-attr]
+    assert site.metas.get("Sales Invoice Item").get_field("amount").read_only  # type: ignore[union-attr]
+
+
+def test_only_sales_invoice_is_submittable(site: Site) -> None:
+    submittable = {m.name for m in site.metas.all().values() if m.is_submittable}
+    assert "Sales Invoice" in submittable
+    assert not {"ToDo", "Note", "Customer", "Item", "User"} & submittable
+
+
+# -- behaviour of the sample business app ----------------------------------------------------------
+
+def test_sales_invoice_defaults_and_totals(admin: Session) -> None:
+    item = new_item(admin)
+    inv = admin.insert({"doctype": "Sales Invoice", "customer": new_customer(admin)["name"],
+                        "items": [{"item_code": item["name"], "rate": 2.5}, {"item_code": item["name"], "qty": 4, "rate": 1}]})
+    assert inv["posting_date"] == dt.date.today().isoformat()
+    assert [r["qty"] for r in inv["items"]] == [1.0, 4.0]
+    assert [r["amount"] for r in inv["items"]] == [2.5, 4.0]
+    assert inv["grand_total"] == 6.5
+    changed = admin.update("Sales Invoice", inv["name"], {"items": [{"item_code": item["name"], "qty": 3, "rate": 3}],
+                                                         "grand_total": 1000})
+    assert changed["grand_total"] == 9.0  # read only: always computed
+
+
+def test_item_and_company_defaults(admin: Session) -> None:
+    assert new_item(admin)["stock_uom"] == "Nos"
+    assert admin.insert({"doctype": "Company", "company_name": tag("Co ")})["default_currency"] == "USD"
+
+
+def test_user_is_named_by_email(admin: Session) -> None:
+    user = admin.insert({"doctype": "User", "email": f"{tag('Mixed.Case')}@Example.com",
+                         "roles": [{"role": "Sales User"}]})
+    assert user["name"] == user["email"].lower()
+    assert user["enabled"] == 1
+    with pytest.raises(ValidationError, match="not a valid email"):
+        admin.insert({"doctype": "User", "email": "not-an-email"})
+
+
+def test_a_new_site_has_administrator_guest_and_roles(site: Site) -> None:
+    admin = site.session()
+    assert admin.exists("User", "Administrator") and admin.exists("User", "Guest")
+    assert site.secrets.check_password("Administrator", "admin")
+    assert not site.secrets.check_password("Administrator", "wrong")
+    roles = {r["name"] for r in admin.get_list("Role", limit_page_length=0)}
+    assert {"Administrator", "System Manager", "All", "Guest", "Sales User", "Accounts User", "Item Manager"} <= roles
+    assert {r["role"] for r in admin.get("User", "Administrator")["roles"]} >= {"Administrator", "System Manager"}
+    assert admin.get("User", "Administrator")["new_password"] is None  # never stored in the table
