@@ -10,12 +10,13 @@ from typing import Any
 
 import click
 
-from docstream.errors import DocstreamError
+from docstream.errors import DocstreamError, ValidationError
 from docstream.site import Site
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    one_line = " ".join(str(message).split())  # driver messages span lines; a user error is one line
+    click.echo(f"Error: {one_line}", err=True)
     sys.exit(1)
 
 
@@ -42,7 +43,7 @@ class Context:
     def site(self) -> Site:
         if self._site is None:
             if not self.site_name:
-                raise click.UsageError("this command needs --site NAME")
+                raise ValidationError("this command needs --site NAME (or DOCSTREAM_SITE)")
             self._site = Site.open(self.site_name, self.sites_dir)
         return self._site
 
@@ -70,7 +71,7 @@ def new_site(ctx: Context, name: str, admin_password: str, db_url: str | None, u
     site.close()
 
 
-@main.command("set-config")
+@main.command("set-config", context_settings={"ignore_unknown_options": True})  # a VALUE may start with "-"
 @click.argument("key")
 @click.argument("value")
 @click.pass_obj
