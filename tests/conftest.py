@@ -71,11 +71,7 @@ def make_site(sites_dir: Path):
         site.close()
 
 
-@pytest.fixture
-def serve(sites_dir: Path) -> Iterator:
-    """Create a site through the CLI and serve it with a real process: ``serve("hq", db_url=None)``."""
-    servers: list[SiteServer] = []
-
+def _server_factory(sites_dir: Path, servers: list[SiteServer]):
     def start(name: str, db_url: str | None = None, extra_args: list[str] | None = None, start: bool = True) -> SiteServer:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -87,7 +83,23 @@ def serve(sites_dir: Path) -> Iterator:
         servers.append(server)
         return server.start() if start else server
 
-    yield start
+    return start
+
+
+@pytest.fixture
+def serve(sites_dir: Path) -> Iterator:
+    """Create a site through the CLI and serve it with a real process: ``serve("hq", db_url=None)``."""
+    servers: list[SiteServer] = []
+    yield _server_factory(sites_dir, servers)
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def serve_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Like ``serve``, but the servers live for the whole test module (in their own sites folder)."""
+    servers: list[SiteServer] = []
+    yield _server_factory(tmp_path_factory.mktemp("sites"), servers)
     for server in servers:
         server.stop()
 

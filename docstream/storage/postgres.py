@@ -12,7 +12,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from docstream.errors import DuplicateEntryError, StorageError, TransientError
+from docstream.errors import DuplicateEntryError, StorageError, TransientError, ValidationError
 from docstream.storage.base import Database, Row
 from docstream.storage.sqlite import advisory_key
 
@@ -90,6 +90,8 @@ class PostgresDatabase(Database):
         if isinstance(exc, (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
                             psycopg.OperationalError)):
             return TransientError(f"database busy or unreachable, try again: {exc}")
+        if isinstance(exc, psycopg.DataError):  # a value the caller sent: bad date, number out of range, …
+            return ValidationError(f"invalid value: {str(exc).splitlines()[0]}")
         if isinstance(exc, psycopg.Error):
             return StorageError(f"database error: {exc}")
         return None

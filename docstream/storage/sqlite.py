@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from docstream.errors import DuplicateEntryError, StorageError, TransientError
+from docstream.errors import DuplicateEntryError, StorageError, TransientError, ValidationError
 from docstream.storage.base import Database, Row, quote
 
 _TYPES = {
@@ -82,6 +82,8 @@ class SQLiteDatabase(Database):
             return StorageError(f"database error: {text}")
         if isinstance(exc, sqlite3.Error):
             return StorageError(f"database error: {exc}")
+        if isinstance(exc, OverflowError):  # a value the caller sent is out of SQLite's range
+            return ValidationError(f"a value is out of range: {exc}")
         return None
 
     def close(self) -> None:

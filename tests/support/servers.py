@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -65,10 +66,10 @@ class SiteServer:
 
     def start(self, *extra: str) -> SiteServer:
         self.log_path = self.sites_dir / f"{self.name}.serve.log"
-        log = open(self.log_path, "ab")
         cmd = [sys.executable, "-m", "docstream", "--sites-dir", str(self.sites_dir), "--site", self.name,
                "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args, *extra]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_ready()
         return self
 
@@ -115,13 +116,35 @@ class SiteServer:
     def keys(self, user: str) -> dict[str, str]:
         return json.loads(self.cli("user", "generate-keys", user).stdout)
 
+    def add_user(self, email: str, roles: tuple[str, ...] | list[str] = (), password: str | None = None) -> Api:
+        """Create a user through the CLI, give it API keys; an Api client authenticated as it."""
+        args = ["user", "add", email, "--roles", ",".join(roles)]
+        if password:
+            args += ["--password", password]
+        self.cli(*args)
+        keys = self.keys(email)
+        return self.client(keys["api_key"], keys["api_secret"])
+
 
 class Api:
     """A small Frappe-REST client over httpx, for tests."""
 
-    def __init__(self, url: str, api_key: str | None = None, api_secret: str | None = None) -> None:
-        headers = {"Authorization": f"token {api_key}:{api_secret}"} if api_key else {}
+    def __init__(self, url: str, api_key: str | None = None, api_secret: str | None = None, basic: bool = False) -> None:
+        headers = {}
+        if api_key and basic:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+        elif api_key:
+            headers["Authorization"] = f"token {api_key}:{api_secret}"
         self.http = httpx.Client(base_url=url, headers=headers, timeout=60)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def login(self, usr: str, pwd: str) -> None:
         r = self.http.post("/api/method/login", json={"usr": usr, "pwd": pwd})

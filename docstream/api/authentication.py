@@ -1,0 +1,54 @@
+"""Who is calling: puts ``session``, ``user`` and ``sid`` on ``request.state`` for every request.
+
+Sources, in order: ``Authorization: token key:secret`` or ``Basic base64(key:secret)``, then
+the ``sid`` login cookie; without either the caller is Guest. Wrong credentials are a 401;
+an unknown or expired ``sid`` (or one whose user was disabled) just means Guest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from docstream.api.responses import error_response
+from docstream.auth.credentials import user_for_authorization
+from docstream.auth.permissions import GUEST
+from docstream.auth.sessions import user_for_session
+from docstream.errors import AuthenticationError
+
+
+def identify(site: Any, authorization: str | None, sid: str | None) -> tuple[str, str | None]:
+    """(user, the sid that identified them, if any)."""
+    if authorization:
+        return user_for_authorization(site, authorization), None
+    user = user_for_session(site, sid)
+    return (user, sid) if user else (GUEST, None)
+
+
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp, site: Any) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        state = scope.setdefault("state", {})
+        try:
+            session = await run_in_threadpool(self._session, conn.headers.get("authorization"), conn.cookies.get("sid"))
+        except AuthenticationError as exc:
+            response = error_response(exc, state.get("request_id"))
+            response.headers["www-authenticate"] = 'token realm="docstream"'
+            await response(scope, receive, send)
+            return
+        state.update(session=session, user=session.user, sid=session.flags.get("sid"))
+        await self.app(scope, receive, send)
+
+    def _session(self, authorization: str | None, sid: str | None) -> Any:
+        user, live_sid = identify(self.site, authorization, sid)
+        return self.site.session(user, sid=live_sid) if live_sid else self.site.session(user)

@@ -1,0 +1,115 @@
+"""Login sessions: ``usr``/``pwd`` checked once, then a random ``sid`` cookie.
+
+Sessions live in the site's database (table ``__sessions``, created on demand), so every
+process serving a site shares them. Only the SHA-256 of a sid is stored: a copy of the
+database can't be used to take over a session. A session ends at logout, when it expires
+(site setting ``session_expiry_hours``) or when its user is disabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from docstream.auth.permissions import GUEST
+from docstream.errors import AuthenticationError
+
+if TYPE_CHECKING:
+    from docstream.site import Site
+
+SESSIONS_DDL = (
+    'CREATE TABLE IF NOT EXISTS "__sessions" (sid_hash TEXT PRIMARY KEY, "user" TEXT NOT NULL, '
+    "created BIGINT NOT NULL, expires BIGINT NOT NULL)"
+)
+_READY: weakref.WeakSet[object] = weakref.WeakSet()
+_INVALID_LOGIN = "Invalid login credentials"
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    full_name: str
+    sid: str
+
+
+def login(site: Site, usr: str | None, pwd: str | None) -> Login:
+    """Check ``usr`` (the user's name or email) and ``pwd``; open a session."""
+    if not usr or not pwd:
+        raise AuthenticationError("usr and pwd are required to log in")
+    user = _find_user(site, str(usr))
+    if user is None or user["name"] == GUEST or not site.secrets.check_password(user["name"], str(pwd)):
+        if user is None:
+            site.secrets.check_password(GUEST, str(pwd))  # answer as slowly as for a real user
+        raise AuthenticationError(_INVALID_LOGIN)
+    if not user["enabled"]:
+        raise AuthenticationError(f"User {user['name']} is disabled")
+    full_name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or user["name"]
+    return Login(user["name"], full_name, create_session(site, user["name"]))
+
+
+def create_session(site: Site, user: str) -> str:
+    _ensure_table(site)
+    sid = secrets.token_urlsafe(32)
+    stamp = int(time.time())
+    expires = stamp + int(site.settings["session_expiry_hours"]) * 3600
+    with site.db.transaction():
+        site.db.sql('DELETE FROM "__sessions" WHERE expires < ?', (stamp,))
+        site.db.sql(
+            'INSERT INTO "__sessions" (sid_hash, "user", created, expires) VALUES (?, ?, ?, ?)',
+            (_hash(sid), user, stamp, expires),
+        )
+    return sid
+
+
+def user_for_session(site: Site, sid: str | None) -> str | None:
+    """The user of a live session, or None (unknown, expired, or the user is disabled)."""
+    if not sid:
+        return None
+    _ensure_table(site)
+    rows = site.db.sql(
+        'SELECT s."user" AS "user", u.enabled AS enabled FROM "__sessions" s '
+        'JOIN "tabUser" u ON u.name = s."user" WHERE s.sid_hash = ? AND s.expires >= ?',
+        (_hash(sid), int(time.time())),
+    )
+    if not rows or not rows[0]["enabled"]:
+        return None
+    return rows[0]["user"]
+
+
+def delete_session(site: Site, sid: str | None) -> None:
+    if not sid:
+        return
+    _ensure_table(site)
+    site.db.sql('DELETE FROM "__sessions" WHERE sid_hash = ?', (_hash(sid),))
+
+
+def delete_user_sessions(site: Site, user: str) -> None:
+    _ensure_table(site)
+    site.db.sql('DELETE FROM "__sessions" WHERE "user" = ?', (user,))
+
+
+def _find_user(site: Site, usr: str) -> dict | None:
+    rows = site.db.sql(
+        'SELECT name, enabled, first_name, last_name FROM "tabUser" WHERE name = ? OR LOWER(email) = ? '
+        "ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END LIMIT 1",
+        (usr, usr.strip().lower(), usr),
+    )
+    return rows[0] if rows else None
+
+
+def _ensure_table(site: Site) -> None:
+    if site.db in _READY:
+        return
+    site.db.sql(SESSIONS_DDL)
+    _READY.add(site.db)
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+__all__ = ["Login", "create_session", "delete_session", "delete_user_sessions", "login", "user_for_session"]

@@ -1,0 +1,152 @@
+"""The application in-process (through httpx's ASGI transport): wiring, the worker lifespan, the
+last-resort 500, login sessions, and the small parsers the routes rely on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from docstream.api import methods
+from docstream.api.app import create_app
+from docstream.api.resources import resource_path
+from docstream.auth import sessions
+from docstream.errors import AuthenticationError, ValidationError
+from tests.support.asgi import AppClient, app_client
+
+
+@methods.whitelist("tests.boom", allow_guest=True)
+def _boom(session: Any, secret: str = "") -> None:
+    raise RuntimeError(f"kaboom {secret}")
+
+
+@pytest.fixture
+def site(make_site: Any) -> Any:
+    return make_site("inproc.local")
+
+
+@pytest.fixture
+def client(site: Any) -> Iterator[AppClient]:
+    with app_client(create_app(site, worker=False)) as c:
+        yield c
+
+
+def test_an_unexpected_error_is_a_bare_500_with_its_request_id(client: AppClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="docstream.requests"):
+        r = client.post("/api/method/tests.boom", data={"secret": "hunter2"}, headers={"X-Request-ID": "req-500"})
+    assert r.status_code == 500 and r.headers["x-request-id"] == "req-500"
+    body = r.json()
+    assert body["exc_type"] == "DocstreamError" and "req-500" in body["message"]
+    assert "kaboom" not in r.text and "hunter2" not in r.text and "Traceback" not in r.text
+    logged = "\n".join(rec.getMessage() + (rec.exc_text or "") for rec in caplog.records)
+    assert "RuntimeError" in caplog.text and "req-500" in logged
+    line = [rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("req-500 POST")][0]
+    assert line.split()[:4] == ["req-500", "POST", "/api/method/tests.boom", "500"] and line.endswith("user=Guest")
+
+
+def test_request_log_never_holds_the_query_string(client: AppClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="docstream.requests"):
+        client.post("/?cmd=login&usr=Administrator&pwd=admin-pw-in-url")
+    assert "admin-pw-in-url" not in caplog.text and "POST / 401" in caplog.text
+
+
+@pytest.mark.parametrize("worker", [True, False])
+def test_the_lifespan_runs_the_background_worker(site: Any, monkeypatch: pytest.MonkeyPatch, worker: bool) -> None:
+    calls: list[str] = []
+
+    class Recorder:
+        def __init__(self, site: Any) -> None:
+            calls.append("init")
+
+        def start(self) -> None:
+            calls.append("start")
+
+        def stop(self) -> None:
+            calls.append("stop")
+
+    monkeypatch.setattr("docstream.jobs.BackgroundWorker", Recorder)
+    with app_client(create_app(site, worker=worker)) as c:
+        assert c.get("/api/method/ping").json() == {"message": "pong"}
+        assert calls == (["init", "start"] if worker else [])
+    assert calls == (["init", "start", "stop"] if worker else [])
+
+
+def test_ui_routes_come_after_the_api(site: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def ui(request: Any) -> Any:
+        return PlainTextResponse(f"desk for {request.state.user}")
+
+    monkeypatch.setattr("docstream.ui.ui_routes", lambda s: [Route("/app", ui), Route("/api/method/ping", ui)])
+    with app_client(create_app(site, worker=False)) as c:
+        assert c.get("/app").text == "desk for Guest"
+        assert c.get("/api/method/ping").json() == {"message": "pong"}  # the API wins
+
+
+def test_sessions_expire_and_end(site: Any) -> None:
+    login = sessions.login(site, "Administrator", "admin")
+    assert sessions.user_for_session(site, login.sid) == "Administrator"
+    stored = site.db.sql('SELECT sid_hash FROM "__sessions"')
+    assert [r["sid_hash"] for r in stored] != [login.sid] and len(stored[0]["sid_hash"]) == 64  # only a hash
+    site.db.sql('UPDATE "__sessions" SET expires = expires - ?', (site.settings["session_expiry_hours"] * 3600 + 10,))
+    assert sessions.user_for_session(site, login.sid) is None
+    other = sessions.login(site, "admin@example.com", "admin")  # by email too
+    sessions.delete_session(site, other.sid)
+    assert sessions.user_for_session(site, other.sid) is None
+    with pytest.raises(AuthenticationError):
+        sessions.login(site, "Administrator", "wrong")
+
+
+def test_session_expiry_follows_the_setting(site: Any) -> None:
+    site.set_config("session_expiry_hours", "2")
+    sid = sessions.create_session(site, "Administrator")
+    row = site.db.sql('SELECT created, expires FROM "__sessions"')[0]
+    assert row["expires"] - row["created"] == 7200 and sessions.user_for_session(site, sid) == "Administrator"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b"/api/resource/ToDo", ("ToDo", None)),
+    (b"/api/resource/ToDo/", ("ToDo", None)),
+    (b"/api/resource/Sales%20Invoice/SINV-1", ("Sales Invoice", "SINV-1")),
+    (b"/api/resource/Event%20Consumer/http%3A%2F%2Fstore1%3A8000", ("Event Consumer", "http://store1:8000")),
+    (b"/api/resource/Event%20Consumer/http%3A%2F%2Fstore1%3A8000%2F", ("Event Consumer", "http://store1:8000/")),
+    (b"/api/resource/Note/a/b/", ("Note", "a/b")),
+    (b"/api/resource/Note/100%25", ("Note", "100%")),
+    (b"/api/resource/Note/%C3%BC", ("Note", "ü")),
+])
+def test_resource_paths_are_decoded_once(raw: bytes, expected: tuple[str, str | None]) -> None:
+    assert resource_path({"raw_path": raw, "path": "unused"}) == expected
+
+
+def test_method_arguments_are_bound_strictly() -> None:
+    def fn(session: Any, doctype: str, limit: Any = 20) -> None: ...
+
+    method = methods.Method("t.fn", fn, False, ("GET",))
+    assert methods.bind(method, {"doctype": "ToDo", "cmd": "t.fn", "_": "123"}) == {"doctype": "ToDo"}
+    with pytest.raises(ValidationError, match="unknown argument 'bogus'; it takes doctype, limit"):
+        methods.bind(method, {"doctype": "ToDo", "bogus": 1})
+    with pytest.raises(ValidationError, match="needs the argument 'doctype'"):
+        methods.bind(method, {})
+    with pytest.raises(ValidationError, match="doctype must be text"):
+        methods.bind(method, {"doctype": ["ToDo"]})
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", 0), ("20", 20), (5, 5), ("", 7), (None, 7), ("3.0", 3), (True, 1)])
+def test_as_int(value: Any, expected: int) -> None:
+    assert methods.as_int(value, "n", default=7) == expected
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "1.5", [1], "9" * 40])
+def test_as_int_refuses(value: Any) -> None:
+    with pytest.raises(ValidationError):
+        methods.as_int(value, "n")
+
+
+def test_as_bool() -> None:
+    assert [methods.as_bool(v) for v in ("1", "true", "Yes", 1, True)] == [True] * 5
+    assert [methods.as_bool(v) for v in ("0", "false", "", None, 0, "null")] == [False] * 6
+    with pytest.raises(ValidationError):
+        methods.as_bool("perhaps")

@@ -1,0 +1,188 @@
+"""Authentication: token and Basic keys, login sessions (both login habits), logout, disabled
+users, key revocation, and secrets that never appear in clear."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.support.http import assert_error
+from tests.support.servers import Api, SiteServer
+
+PASSWORD = "Corr3ct-Horse-Battery-Staple"
+
+
+def test_cli_user_add_and_generate_keys(site: SiteServer, admin: Api) -> None:
+    out = site.cli("user", "add", "cli@example.com", "--password", PASSWORD, "--roles", "Sales User,Stock User")
+    assert "cli@example.com" in out.stdout
+    user = admin.get("User", "cli@example.com")
+    assert {r["role"] for r in user["roles"]} == {"Sales User", "Stock User"} and user["enabled"] == 1
+    keys = site.keys("cli@example.com")
+    assert set(keys) == {"api_key", "api_secret"} and len(keys["api_secret"]) >= 32
+    again = site.keys("cli@example.com")
+    assert again["api_key"] == keys["api_key"] and again["api_secret"] != keys["api_secret"]
+    failed = site.cli("user", "generate-keys", "nobody@example.com", check=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr and "nobody@example.com" in failed.stderr
+    failed = site.cli("user", "add", "not-an-email", check=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+
+
+def test_token_and_basic_auth(site: SiteServer) -> None:
+    site.cli("user", "add", "keys@example.com", "--roles", "Sales User")
+    keys = site.keys("keys@example.com")
+    for api in (site.client(keys["api_key"], keys["api_secret"]),
+                Api(site.url, keys["api_key"], keys["api_secret"], basic=True)):
+        with api:
+            r = api.http.get("/api/method/frappe.auth.get_logged_user")
+            assert r.status_code == 200 and r.json()["message"] == "keys@example.com", r.text
+            assert api.http.get("/api/resource/Customer").status_code == 200
+
+
+def test_wrong_credentials_are_401(site: SiteServer, guest: Api) -> None:
+    site.cli("user", "add", "wrong@example.com")
+    keys = site.keys("wrong@example.com")
+    bad_headers = [
+        f"token {keys['api_key']}:{'0' * 32}",
+        f"token nokey:{keys['api_secret']}",
+        f"token {keys['api_key']}",
+        "Basic " + base64.b64encode(f"{keys['api_key']}:wrong".encode()).decode(),
+        "Basic !!!not-base64!!!",
+        "Bearer abc",
+    ]
+    for header in bad_headers:
+        r = guest.http.get("/api/method/ping", headers={"Authorization": header})
+        assert_error(r, 401, "AuthenticationError")
+        assert keys["api_secret"] not in r.text and r.headers["www-authenticate"]
+
+
+def test_key_revocation(site: SiteServer) -> None:
+    site.cli("user", "add", "revoke@example.com", "--roles", "Sales User")
+    old = site.keys("revoke@example.com")
+    with site.client(old["api_key"], old["api_secret"]) as api:
+        assert api.http.get("/api/method/frappe.auth.get_logged_user").status_code == 200
+        new = site.keys("revoke@example.com")
+        assert_error(api.http.get("/api/method/frappe.auth.get_logged_user"), 401, "AuthenticationError")
+    with site.client(new["api_key"], new["api_secret"]) as api:
+        assert api.http.get("/api/method/frappe.auth.get_logged_user").json()["message"] == "revoke@example.com"
+
+
+def test_login_by_api_method_json_and_form(site: SiteServer) -> None:
+    site.cli("user", "add", "Login@Example.com", "--password", PASSWORD, "--first-name", "Lo")
+    with httpx.Client(base_url=site.url) as http:
+        r = http.post("/api/method/login", json={"usr": "login@example.com", "pwd": PASSWORD})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"message": "Logged In", "home_page": "/app", "full_name": "Lo"}
+        cookie = r.headers["set-cookie"].lower()
+        assert "sid=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+        assert http.get("/api/method/frappe.auth.get_logged_user").json()["message"] == "login@example.com"
+    with httpx.Client(base_url=site.url) as http:
+        r = http.post("/api/method/login/", data={"usr": "Login@Example.com", "pwd": PASSWORD})
+        assert r.status_code == 200 and r.json()["message"] == "Logged In", r.text
+        assert http.get("/api/method/frappe.auth.get_logged_user").json()["message"] == "login@example.com"
+
+
+def test_login_and_logout_by_cmd(site: SiteServer, admin: Api) -> None:
+    """What FrappeClient does: POST / with cmd=login; GET /?cmd=logout."""
+    with httpx.Client(base_url=site.url) as http:
+        r = http.post("/", data={"cmd": "login", "usr": "Administrator", "pwd": "admin"})
+        assert r.status_code == 200 and r.json()["message"] == "Logged In", r.text
+        assert http.get("/api/resource/ToDo").status_code == 200
+        sid = http.cookies["sid"]
+        r = http.get("/", params={"cmd": "logout"})
+        assert r.status_code == 200 and "sid=" in r.headers["set-cookie"]
+        assert_error(httpx.get(site.url + "/api/resource/ToDo", cookies={"sid": sid}), 403)  # the session is gone
+    with httpx.Client(base_url=site.url) as http:
+        http.post("/api/method/login", json={"usr": "Administrator", "pwd": "admin"})
+        assert http.post("/api/method/logout").status_code == 200
+        assert_error(http.get("/api/resource/ToDo"), 403, "PermissionError")
+
+
+def test_bad_logins(site: SiteServer, guest: Api) -> None:
+    for body in ({"usr": "Administrator", "pwd": "nope"}, {"usr": "ghost@example.com", "pwd": "x"},
+                 {"usr": "Guest", "pwd": ""}, {"usr": "Administrator"}, {}):
+        r = guest.http.post("/api/method/login", json=body)
+        assert assert_error(r, 401, "AuthenticationError")["message"] and "set-cookie" not in r.headers
+    assert_error(guest.http.get("/api/method/login", params={"usr": "Administrator", "pwd": "admin"}), 403)
+
+
+def test_a_stale_sid_is_guest(site: SiteServer) -> None:
+    r = httpx.get(site.url + "/api/method/ping", cookies={"sid": "made-up"})
+    assert r.status_code == 200
+    assert_error(httpx.get(site.url + "/api/resource/ToDo", cookies={"sid": "made-up"}), 403)
+
+
+def test_disabled_user_is_refused(site: SiteServer, admin: Api) -> None:
+    site.cli("user", "add", "off@example.com", "--password", PASSWORD, "--roles", "Sales User")
+    keys = site.keys("off@example.com")
+    with httpx.Client(base_url=site.url) as browser, site.client(keys["api_key"], keys["api_secret"]) as api:
+        assert browser.post("/api/method/login", json={"usr": "off@example.com", "pwd": PASSWORD}).status_code == 200
+        assert browser.get("/api/resource/Customer").status_code == 200
+        admin.update("User", "off@example.com", {"enabled": 0})
+        assert_error(api.http.get("/api/resource/Customer"), 401, "AuthenticationError")
+        assert_error(browser.get("/api/resource/Customer"), 403, "PermissionError")  # its session ended
+        assert "disabled" in assert_error(
+            httpx.post(site.url + "/api/method/login", json={"usr": "off@example.com", "pwd": PASSWORD}), 401)["message"]
+        admin.update("User", "off@example.com", {"enabled": 1})
+        assert api.http.get("/api/resource/Customer").status_code == 200
+
+
+def test_secrets_never_in_clear(site: SiteServer, admin: Api) -> None:
+    """Neither the API secret nor a password appears in the database file, any answer, or the log."""
+    site.cli("user", "add", "secret@example.com", "--password", PASSWORD, "--roles", "System Manager")
+    keys = site.keys("secret@example.com")
+    seen: list[bytes] = []
+    hooks = {"response": [lambda r: seen.append(r.read() + str(r.headers).encode())]}
+    with httpx.Client(base_url=site.url, event_hooks=hooks,
+                      headers={"Authorization": f"token {keys['api_key']}:{keys['api_secret']}"}) as http:
+        for path, params in [
+            ("/api/resource/User/secret@example.com", {}),
+            ("/api/resource/User", {"fields": '["*"]', "limit_page_length": 0}),
+            ("/api/resource/User", {"fields": '["name", "api_secret", "new_password"]'}),
+            ("/api/method/frappe.client.get", {"doctype": "User", "name": "secret@example.com"}),
+            ("/api/method/frappe.client.get_value", {"doctype": "User", "fieldname": "api_secret", "filters": "secret@example.com"}),
+            ("/api/method/frappe.client.get_list", {"doctype": "User", "fields": '["*"]'}),
+            ("/api/openapi.json", {}),
+            ("/api/method/login", {}),
+        ]:
+            http.get(path, params=params)
+        http.put("/api/resource/User/secret@example.com", json={"last_name": "Kept"})
+        http.post("/api/method/login", json={"usr": "secret@example.com", "pwd": PASSWORD})
+        http.post("/api/method/login", json={"usr": "secret@example.com", "pwd": PASSWORD + "x"})
+    user = admin.get("User", "secret@example.com")
+    assert user["api_secret"] == "********" and user["new_password"] is None
+    assert len(seen) == 11
+    for blob in seen:
+        assert keys["api_secret"].encode() not in blob and PASSWORD.encode() not in blob
+    site_dir = Path(site.sites_dir) / site.name
+    for file in site_dir.glob("site.db*"):
+        data = file.read_bytes()
+        assert keys["api_secret"].encode() not in data and PASSWORD.encode() not in data, file
+    log = Path(site.log_path).read_bytes()
+    assert keys["api_secret"].encode() not in log and PASSWORD.encode() not in log
+
+
+def test_password_fields_masked_everywhere(site: SiteServer, admin: Api) -> None:
+    admin.insert({"doctype": "DocType", "name": "Vault Entry", "module": "Custom", "autoname": "field:label",
+                  "custom": 1, "fields": [{"fieldname": "label", "fieldtype": "Data", "reqd": 1},
+                                          {"fieldname": "secret", "fieldtype": "Password"}],
+                  "permissions": [{"role": "System Manager", "read": 1, "write": 1, "create": 1, "delete": 1}]})
+    clear = "vault-value-0123456789"
+    answers = [
+        admin.http.post("/api/resource/Vault Entry", json={"label": "v1", "secret": clear}),
+        admin.http.get("/api/resource/Vault Entry/v1"),
+        admin.http.get("/api/resource/Vault Entry", params={"fields": '["*"]'}),
+        admin.http.get("/api/resource/Vault Entry", params={"fields": '["secret"]', "filters": '{"label": "v1"}'}),
+        admin.http.put("/api/resource/Vault Entry/v1", json={"secret": clear + "2"}),
+        admin.http.post("/api/method/frappe.client.get_value", json={"doctype": "Vault Entry", "fieldname": "secret", "filters": "v1"}),
+        admin.http.post("/api/method/frappe.client.insert", json={"doc": {"doctype": "Vault Entry", "label": "v2", "secret": clear}}),
+        admin.http.post("/api/method/frappe.client.set_value", json={"doctype": "Vault Entry", "name": "v2", "fieldname": "secret", "value": clear}),
+    ]
+    for r in answers:
+        assert r.status_code == 200, r.text
+        assert clear not in r.text and "********" in r.text, r.text
+    db = b"".join(f.read_bytes() for f in (Path(site.sites_dir) / site.name).glob("site.db*"))
+    assert clear.encode() not in db and clear.encode() not in Path(site.log_path).read_bytes()
+    assert json.loads(answers[1].text)["data"]["secret"] == "********"
