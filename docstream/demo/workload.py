@@ -79,7 +79,7 @@ def master_data(seed: int = 7) -> MasterData:
 
 def store_company(index: int) -> dict[str, Any]:
     """Store ``index`` (from 1) is its own company, as in the seed's example of child companies."""
-    place = _STORE_PLACES[index - 1] if index <= len(_STORE_PLACES) else f"Store {index}"
+    place = _STORE_PLACES[index - 1] if index <= len(_STORE_PLACES) else f"Branch {index}"
     abbr = "".join(word[0] for word in place.split()) + str(index)
     return {"doctype": "Company", "company_name": f"{place} Store Ltd", "abbr": abbr, "default_currency": "EUR"}
 
