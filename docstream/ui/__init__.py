@@ -1,13 +1,7 @@
-"""The web desk (server-rendered pages)."""
+"""The web desk: server-rendered pages at Frappe's URLs (/login, /app, /app/{slug}, …)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-
-def ui_routes(site: Any) -> list[Any]:
-    """Routes of the web desk, mounted by the app next to the API."""
-    return []
-
+from docstream.ui.routes import ui_routes
 
 __all__ = ["ui_routes"]
