@@ -1,0 +1,162 @@
+"""Events the consumer can't apply: logged Failed with a readable error, the same document's later
+events held behind them (logged, not applied), other documents flowing; resync replays the chain.
+
+One producer/consumer pair for the module; the consumer runs no background worker, so each pull
+below is the only one and its counts are exact. Each test ends converged, so the next starts clean.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.faults.conftest import SUBSCRIBER, SUBSCRIBER_ROLES, FaultPair, Sites
+
+ROWS = [{"ref_doctype": d, "use_same_name": 1} for d in ("Customer", "Item", "Supplier", "ToDo")]
+
+
+@pytest.fixture(scope="module")
+def pair(module_sites: Sites) -> FaultPair:
+    producer = module_sites.make("hq-fail.local")
+    # the consumer's Event Subscriber may not touch Suppliers (no Purchase User role) until a test grants it
+    consumer = module_sites.make("store-fail.local", worker=False,
+                                 roles=tuple(r for r in SUBSCRIBER_ROLES if r != "Purchase User"))
+    module_sites.start(producer, consumer)
+    made = FaultPair(producer, consumer)
+    made.subscribe(ROWS)
+    return made
+
+
+def _logs(pair: FaultPair, docname: str) -> list[dict]:
+    return pair.sync_logs(producer_doc=docname)
+
+
+def _exists(api, doctype: str, name: str) -> bool:
+    return bool(api.get_list(doctype, filters={"name": name}))
+
+
+def _readable(error: str, *words: str) -> None:
+    assert error and "Traceback" not in error and len(error) < 2000, error
+    for word in words:
+        assert word.lower() in error.lower(), f"{word!r} not in the error {error!r}"
+
+
+def test_validation_error_fails_holds_the_document_and_lets_others_flow(pair: FaultPair) -> None:
+    p, c = pair.p, pair.c
+    # every Customer the consumer creates now needs a field the producer never sends
+    c.insert({"doctype": "Custom Field", "dt": "Customer", "fieldname": "store_code", "label": "Store Code",
+              "fieldtype": "Data", "reqd": 1})
+    p.insert({"doctype": "Customer", "customer_name": "Val A", "territory": "T0"})
+    p.insert({"doctype": "Item", "item_code": "VAL-1", "standard_rate": 1})
+    p.update("Customer", "Val A", {"territory": "T1", "email_id": "a@example.com"})
+    p.insert({"doctype": "Customer", "customer_name": "Val B"})
+    p.update("Item", "VAL-1", {"standard_rate": 2})
+    p.update("Customer", "Val A", {"territory": "T2"})
+
+    assert pair.pull() == {"synced": 2, "failed": 2, "held": 2}
+
+    created, first, second = _logs(pair, "Val A")
+    assert (created["update_type"], created["status"]) == ("Create", "Failed")
+    _readable(created["error"], "MandatoryError", "Store Code")
+    for held in (first, second):
+        assert (held["update_type"], held["status"], held["held_by"]) == ("Update", "Held", created["name"])
+        assert created["name"] in held["error"]
+    assert not _exists(c, "Customer", "Val A"), "nothing of a failed document is applied"
+    assert c.get("Item", "VAL-1")["standard_rate"] == 2, "other documents keep flowing"
+    state = pair.state()
+    assert (state["failed"], state["held"]) == (2, 2)
+
+    c.delete("Custom Field", "Customer-store_code")
+    # resync of one Event Sync Log replays its held chain, in order (T1 then T2)
+    assert c.call("docstream.streaming.resync", sync_log=created["name"]) == "Synced"
+    assert [(log["status"], log["held_by"]) for log in _logs(pair, "Val A")] == [("Synced", None)] * 3
+    local = c.get("Customer", "Val A")
+    assert (local["territory"], local["email_id"]) == ("T2", "a@example.com")
+
+    # Val B is still failed: a new change of it is held behind it, until resync_all_failed
+    p.update("Customer", "Val B", {"territory": "Late"})
+    assert pair.pull() == {"synced": 0, "failed": 0, "held": 1}
+    assert c.call("docstream.streaming.resync_all_failed") == {"synced": 1, "failed": 0}
+    assert c.get("Customer", "Val B")["territory"] == "Late"
+    pair.assert_converged()
+
+
+def test_a_held_change_is_one_that_would_have_applied(pair: FaultPair) -> None:
+    """The change behind a failure is held even though it would succeed alone."""
+    p, c = pair.p, pair.c
+    field = {"doctype": "Custom Field", "dt": "Item", "fieldname": "barcode", "label": "Barcode", "fieldtype": "Data"}
+    p.insert(field)
+    c.insert({**field, "unique": 1})
+    c.insert({"doctype": "Item", "item_code": "LOCAL-1", "barcode": "B-1"})  # the consumer's own Item
+    p.insert({"doctype": "Item", "item_code": "UNIQ-1", "item_name": "first"})
+    assert pair.pull()["synced"] == 1
+    p.update("Item", "UNIQ-1", {"barcode": "B-1"})  # clashes with the consumer's own Item
+    p.update("Item", "UNIQ-1", {"item_name": "second"})  # harmless on its own
+    p.insert({"doctype": "Supplier", "supplier_name": "Bystander"})  # fails too (no permission yet)
+    p.insert({"doctype": "Customer", "customer_name": "Flows Anyway"})
+
+    assert pair.pull() == {"synced": 1, "failed": 2, "held": 1}
+    update, held = _logs(pair, "UNIQ-1")[1:]
+    assert update["status"] == "Failed" and held["status"] == "Held"
+    _readable(update["error"], "DuplicateEntryError", "barcode")
+    assert c.get("Item", "UNIQ-1")["item_name"] == "first", "the held change was not applied"
+    assert _exists(c, "Customer", "Flows Anyway")
+
+    c.update("Item", "LOCAL-1", {"barcode": "B-LOCAL"})
+    assert c.call("docstream.streaming.resync", sync_log=update["name"]) == "Synced"
+    local = c.get("Item", "UNIQ-1")
+    assert (local["barcode"], local["item_name"]) == ("B-1", "second")
+    c.delete("Item", "LOCAL-1")  # the consumer's own document would count as a difference
+    pair.assert_converged(["Customer", "Item", "ToDo"])
+
+
+def test_missing_permission_then_resync_all_failed_from_the_cli(pair: FaultPair) -> None:
+    p, c = pair.p, pair.c
+    p.update("Supplier", "Bystander", {"supplier_group": "Services"})
+    p.insert({"doctype": "Supplier", "supplier_name": "Perm S", "supplier_group": "Raw"})
+    p.update("Supplier", "Perm S", {"supplier_group": "Hardware"})
+    assert pair.pull() == {"synced": 0, "failed": 1, "held": 2}
+
+    assert sorted(log["producer_doc"] for log in pair.sync_logs(status="Failed")) == ["Bystander", "Perm S"]
+    (perm_failed,) = [log for log in _logs(pair, "Perm S") if log["status"] == "Failed"]
+    _readable(perm_failed["error"], "PermissionError", "Supplier", SUBSCRIBER)
+
+    user = c.get("User", SUBSCRIBER)
+    c.update("User", SUBSCRIBER, {"roles": user["roles"] + [{"role": "Purchase User"}]})
+    out = pair.consumer.server.cli("sync", "resync", "--all-failed").stdout
+    assert "synced 2, still failed 0" in out
+    assert c.get("Supplier", "Bystander")["supplier_group"] == "Services"
+    assert c.get("Supplier", "Perm S")["supplier_group"] == "Hardware"
+    assert pair.state()["failed"] == 0 and pair.state()["held"] == 0
+    pair.assert_converged()
+
+
+def test_dependency_the_producer_no_longer_has(pair: FaultPair) -> None:
+    p, c = pair.p, pair.c
+    # Company is not streamed: the consumer only meets it as a dependency of the ToDo
+    p.insert({"doctype": "Company", "company_name": "Gone Co", "abbr": "GC"})
+    todo = p.insert({"doctype": "ToDo", "description": "call them", "reference_type": "Company",
+                     "reference_name": "Gone Co"})
+    p.update("ToDo", todo["name"], {"reference_type": None, "reference_name": None, "description": "called"})
+    p.delete("Company", "Gone Co")
+    p.insert({"doctype": "Item", "item_code": "DEP-OTHER"})
+
+    assert pair.pull() == {"synced": 1, "failed": 1, "held": 1}
+    created, held = _logs(pair, todo["name"])
+    assert created["status"] == "Failed" and held["status"] == "Held"
+    _readable(created["error"], "Company Gone Co", "no longer")
+
+    # resync while the producer still lacks it: fails again, and the chain stays held behind it
+    assert c.call("docstream.streaming.resync_all_failed") == {"synced": 0, "failed": 1}
+    assert [log["status"] for log in _logs(pair, todo["name"])] == ["Failed", "Held"]
+    assert not _exists(c, "ToDo", todo["name"])
+
+    p.insert({"doctype": "Company", "company_name": "Gone Co", "abbr": "GC"})
+    assert c.call("docstream.streaming.resync_all_failed") == {"synced": 1, "failed": 0}
+    local = c.get("ToDo", todo["name"])
+    assert (local["description"], local["reference_name"]) == ("called", None)
+    chain = _logs(pair, todo["name"])
+    assert [log["status"] for log in chain] == ["Synced", "Synced"]
+    assert json.loads(chain[0]["data"])["sequence"] < json.loads(chain[1]["data"])["sequence"]
+    pair.assert_converged()
