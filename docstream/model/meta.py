@@ -9,6 +9,7 @@ Custom Fields in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # fieldtypes that hold no value of their own
@@ -79,6 +80,8 @@ class DocField:
 
 @dataclass
 class Meta:
+    """A DocType, parsed. Read-only once built (the field lists are computed once and cached)."""
+
     name: str
     module: str = "Core"
     autoname: str = ""
@@ -103,15 +106,15 @@ class Meta:
     def has_field(self, fieldname: str) -> bool:
         return fieldname in self._by_name
 
-    @property
+    @cached_property
     def value_fields(self) -> list[DocField]:
         return [f for f in self.fields if f.has_value and not f.is_table]
 
-    @property
+    @cached_property
     def table_fields(self) -> list[DocField]:
         return [f for f in self.fields if f.is_table]
 
-    @property
+    @cached_property
     def link_fields(self) -> list[DocField]:
         return [f for f in self.fields if f.fieldtype in LINK_TYPES]
 
@@ -119,7 +122,7 @@ class Meta:
     def std_fields(self) -> tuple[str, ...]:
         return STD_FIELDS + CHILD_STD_FIELDS if self.istable else STD_FIELDS
 
-    @property
+    @cached_property
     def columns(self) -> list[str]:
         return list(self.std_fields) + [f.fieldname for f in self.value_fields]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 from typing import Any
 
 from docstream.model.meta import Meta
@@ -44,6 +45,18 @@ def insert(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None
     _insert_children(db, meta, doc, get_meta)
 
 
+def insert_new(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> bool:
+    """Like ``insert``, but when a document of that name exists write nothing and return False.
+
+    One statement instead of a look-up and an insert, and no failed statement (which would spoil
+    the transaction on PostgreSQL) when the name is taken."""
+    query = _insert_sql(meta.table_name, tuple(meta.columns), if_new=True)
+    if not db.execute(query, [_value(meta, c, doc) for c in meta.columns]):
+        return False
+    _insert_children(db, meta, doc, get_meta)
+    return True
+
+
 def update(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
     columns = [c for c in meta.columns if c != "name"]
     assignments = ", ".join(f"{quote(c)} = ?" for c in columns)
@@ -69,12 +82,14 @@ def delete_children(db: Database, meta: Meta, name: str, get_meta: Any) -> None:
 
 
 def _insert_row(db: Database, meta: Meta, doc: dict[str, Any]) -> None:
-    columns = meta.columns
-    db.sql(
-        f"INSERT INTO {quote(meta.table_name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})",
-        [_value(meta, c, doc) for c in columns],
-    )
+    db.sql(_insert_sql(meta.table_name, tuple(meta.columns)), [_value(meta, c, doc) for c in meta.columns])
+
+
+@lru_cache(maxsize=1024)
+def _insert_sql(table: str, columns: tuple[str, ...], if_new: bool = False) -> str:
+    query = (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+             f"VALUES ({', '.join('?' for _ in columns)})")
+    return query + " ON CONFLICT (name) DO NOTHING" if if_new else query
 
 
 def _insert_children(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:

@@ -87,10 +87,15 @@ def test_a_given_name_is_kept_where_the_rule_allows(admin: Session) -> None:
     assert admin.insert({"doctype": "ToDo", "name": name, "description": "x"})["name"] == name
 
 
-def test_returned_documents_are_copies(admin: Session) -> None:
-    doc = admin.insert({"doctype": "ToDo", "description": "original"})
-    doc["description"] = "changed in memory"
-    assert admin.get("ToDo", doc["name"])["description"] == "original"
+def test_returned_documents_are_copies(site: Site, admin: Session, gadget: str) -> None:
+    kept: list[dict] = []
+    site.hooks.on("after_insert", gadget)(lambda s, d, o: kept.append(d) if d["title"] == "copied" else None)
+    item = new_item(admin)
+    doc = admin.insert({"doctype": gadget, "title": "copied", "data": {"a": [1]}, "parts": [{"item": item["name"]}]})
+    doc["data"]["a"].append(2)
+    doc["parts"][0]["qty"] = 99
+    assert kept[0]["data"] == {"a": [1]} and kept[0]["parts"][0]["qty"] == 1
+    assert admin.get(gadget, doc["name"])["data"] == {"a": [1]}
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -158,8 +163,21 @@ def test_unique_field(admin: Session, gadget: str) -> None:
 def test_duplicate_name(admin: Session) -> None:
     customer = new_customer(admin)
     with pytest.raises(DuplicateEntryError) as info:
-        admin.insert({"doctype": "Customer", "customer_name": customer["name"]})
-    assert (info.value.doctype, info.value.name) == ("Customer", customer["name"])
+        admin.insert({"doctype": "Customer", "customer_name": customer["name"], "territory": "changed?"})
+    assert (info.value.doctype, info.value.name, info.value.http_status) == ("Customer", customer["name"], 409)
+    assert admin.get("Customer", customer["name"]) == customer
+
+
+def test_a_duplicate_name_leaves_the_transaction_usable(admin: Session) -> None:
+    """No failed statement: on PostgreSQL that would abort the whole surrounding transaction."""
+    inv = new_invoice(admin)
+    with admin.db.transaction():
+        with pytest.raises(DuplicateEntryError):
+            admin.insert({"doctype": "Sales Invoice", "name": inv["name"], "customer": inv["customer"],
+                          "items": [{"item_code": inv["items"][0]["item_code"]}]})
+        after = admin.insert({"doctype": "ToDo", "description": "after the duplicate"})
+    assert admin.exists("ToDo", after["name"])
+    assert admin.get("Sales Invoice", inv["name"]) == inv  # its rows untouched, none added
 
 
 def test_link_targets_must_exist(admin: Session) -> None:

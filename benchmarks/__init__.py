@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks`` (see docs/performance.md for the figures)."""
