@@ -8,6 +8,8 @@ docs say what it does.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -60,6 +62,14 @@ def test_every_command_has_a_section_naming_all_its_options(path: str) -> None:
         else:
             metavar = param.human_readable_name.upper()
             assert re.search(rf"\b{re.escape(metavar)}", text), f"docs/cli.md, {path}: argument {metavar} is missing"
+
+
+@pytest.mark.parametrize("first", ["docstream.commands.serve", "docstream.commands.sync", "docstream.commands.demo"])
+def test_the_command_tree_is_whole_whichever_module_is_imported_first(first: str) -> None:
+    """This file's lists come from the tree: it must not depend on import order (it once lost serve)."""
+    code = f"import {first}; from docstream.cli import main; print(' '.join(sorted(main.commands)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == sorted(n.split()[1] for n in commands() if n.count(" ") == 1)
 
 
 def test_every_documented_command_exists() -> None:
