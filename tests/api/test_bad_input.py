@@ -83,6 +83,17 @@ def test_chunked_body_over_the_limit_is_413(small: SiteServer, small_admin: Api)
     assert count(small_admin, "ToDo") == before
 
 
+def test_chunked_body_over_the_default_10_mib_is_413(admin: Api) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"description": "'
+        for _ in range(12):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    assert_error(admin.http.post("/api/resource/ToDo", content=chunks(), headers={"content-type": "application/json"}),
+                 413, "RequestTooLargeError")
+
+
 def test_bodies_within_the_limit_pass(small_admin: Api, admin: Api) -> None:
     assert small_admin.insert({"doctype": "ToDo", "description": "x" * (SMALL_LIMIT - 100)})
     assert_error(small_admin.http.post("/api/resource/ToDo", json={"description": "x" * SMALL_LIMIT}), 413)

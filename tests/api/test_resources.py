@@ -148,3 +148,21 @@ def test_doctype_created_through_the_api_is_served_at_once(admin: Api, site: Sit
                   "permissions": [{"role": "System Manager", "read": 1, "write": 1, "create": 1, "delete": 1}]})
     assert admin.insert({"doctype": "Api Gadget", "code": "G1"})["name"] == "G1"
     assert admin.get_list("Api Gadget") == [{"name": "G1"}]
+
+
+def test_concurrent_writes_and_reads(site: SiteServer, admin: Api) -> None:
+    """Many clients at once: every write lands, nobody gets a 5xx."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = site.keys("Administrator")
+
+    def work(i: int) -> tuple[int, int]:
+        with site.client(keys["api_key"], keys["api_secret"]) as api:
+            wrote = api.http.post("/api/resource/ToDo", json={"description": f"concurrent {i}"}).status_code
+            read = api.http.get("/api/resource/ToDo", params={"filters": '{"description": ["like", "concurrent %"]}'}).status_code
+            return wrote, read
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(work, range(48)))
+    assert results == [(200, 200)] * 48
+    assert admin.call("frappe.client.get_count", doctype="ToDo", filters={"description": ["like", "concurrent %"]}) == 48
