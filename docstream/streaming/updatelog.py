@@ -1,9 +1,9 @@
 """The producer's update log: every change of a streamed DocType, in the change's own transaction.
 
 Create logs the whole document, Update the diff, Delete only the name. Each log gets the next
-``sequence``; appends are serialised (SQLite serialises writers; PostgreSQL takes a
-transaction-level advisory lock just before the append, held to commit), so commit order is
-sequence order and a reader never sees a gap that a running transaction could fill later.
+``sequence`` from a counter row that the appending transaction holds locked until it commits
+(SQLite serialises writers anyway), so commit order is sequence order and a reader never sees
+a gap that a running transaction could fill later; a rolled-back change gives its number back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from docstream.model.diff import diff, is_empty
 from docstream.model.documents import Session
 from docstream.streaming import notify, records
 
-SEQUENCE_LOCK = "docstream:event-update-log"
+SEQUENCE_KEY = "docstream:event-update-log"
 NOT_STREAMED = frozenset({
     "DocType", "DocField", "DocPerm", "Custom Field", "Event Producer", "Event Producer Document Type",
     "Event Consumer", "Event Consumer Document Type", "Event Update Log", "Event Sync Log",
@@ -76,13 +76,31 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None,
 
 
 def append_log(session: Session, values: dict[str, Any]) -> dict[str, Any]:
-    db = session.db
-    db.lock_key(SEQUENCE_LOCK)
-    values["sequence"] = int(db.value('SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log"')) + 1
+    values["sequence"] = _advance(session.db, 1)
     return records.append(session, "Event Update Log", values)
 
 
+def lock_sequence(session: Session) -> int:
+    """Hold the sequence until this transaction ends (no append can slip in); the current head."""
+    return _advance(session.db, 0)
+
+
+def _advance(db: Any, step: int) -> int:
+    """The sequence counter lives in its own row, so pruning old logs can never make it go back.
+    Updating the row locks it until commit: appends are serialised and commit in sequence order."""
+    rows_ = db.sql(
+        'INSERT INTO "tabSeries" (name, current) VALUES (?, '
+        '(SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log") + ?) '
+        f'ON CONFLICT (name) DO UPDATE SET current = "tabSeries".current + {int(step)} RETURNING current',
+        (SEQUENCE_KEY, step),
+    )
+    return int(rows_[0]["current"])
+
+
 def head(session: Session) -> int:
+    found = session.db.value('SELECT current FROM "tabSeries" WHERE name = ?', (SEQUENCE_KEY,))
+    if found is not None:
+        return int(found)
     return int(session.db.value('SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log"'))
 
 

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from tests.faults.conftest import SUBSCRIBER, FaultPair, Sites, make_pair, scale, wait_for
-from tests.faults.workload import Workload, client
+from tests.faults.workload import Workload
 
 ROWS = [{"ref_doctype": d, "use_same_name": 1} for d in ("Customer", "Item", "Sales Invoice")]
 
@@ -19,7 +19,7 @@ def test_consumer_offline_catches_up_on_its_own_page_by_page(sites: Sites, rng) 
     pair.subscribe(ROWS)
     pair.consumer.server.stop()
     start = pair.head()
-    with client(pair.producer.url) as http:
+    with pair.producer.admin_client() as http:
         outcome = Workload(http, rng, "off").run(scale(60))
     events = pair.head() - start
     assert events >= 60, events
@@ -49,7 +49,7 @@ def test_consumer_offline_catches_up_on_its_own_page_by_page(sites: Sites, rng) 
 def test_producer_offline_backs_off_then_catches_up_on_its_own(sites: Sites, rng) -> None:
     pair = make_pair(sites, "off-p", proxied=True, consumer={"retry_max_delay": 4}, seed=rng.randrange(2**31))
     pair.subscribe(ROWS)
-    with client(pair.producer.url) as http:
+    with pair.producer.admin_client() as http:
         Workload(http, rng, "before").run(scale(10))
     pair.wait_caught_up()
 
@@ -67,7 +67,7 @@ def test_producer_offline_backs_off_then_catches_up_on_its_own(sites: Sites, rng
     assert pair.sync_logs(status="Failed") == []
 
     pair.producer.start()
-    with client(pair.producer.url) as http:
+    with pair.producer.admin_client() as http:
         Workload(http, rng, "after").run(scale(20))
     pair.wait_caught_up(timeout=30)
     assert pair.state()["failures"] == 0
@@ -122,9 +122,6 @@ def test_retention_prunes_only_what_every_consumer_has_passed(kept: FaultPair) -
     kept.assert_converged(since=passed)
 
 
-@pytest.mark.xfail(strict=True, reason="retention.prune may delete the newest update log, and updatelog.append_log "
-                                       "numbers the next one MAX(sequence)+1: the sequence restarts below every "
-                                       "consumer's cursor and new events are never delivered")
 def test_pruning_everything_never_reuses_a_sequence(kept: FaultPair) -> None:
     kept.wait_caught_up()
     top = kept.head()
@@ -136,8 +133,6 @@ def test_pruning_everything_never_reuses_a_sequence(kept: FaultPair) -> None:
              what="the first change after a full prune to reach the consumer")
 
 
-@pytest.mark.xfail(strict=True, reason="the Event Producer field poll_interval defaults to 30 (doctypes/streaming.json), "
-                                       "so schedule.due_producers never falls back to the site's poll_interval setting")
 def test_the_sites_poll_interval_applies_when_the_producer_sets_none(sites: Sites) -> None:
     # through the proxy the producer's notifications don't reach the consumer: only the timer pulls
     pair = make_pair(sites, "poll", proxied=True)
