@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -59,12 +58,12 @@ def test_other_unreadable_requests_are_400(admin: Api, site: SiteServer) -> None
 
 # -- 413 ----------------------------------------------------------------------
 def test_declared_length_over_the_limit_is_refused_before_reading(site: SiteServer, small: SiteServer) -> None:
-    """Only the headers are sent: the answer comes at once, the body is never waited for."""
+    """Only the headers are sent: the answer comes without the body (a server waiting for it would
+    make the socket time out)."""
     for server, limit in ((site, TEN_MIB), (small, SMALL_LIMIT)):
-        started = time.monotonic()
         status, headers, body = raw_http(server.port, "POST /api/resource/ToDo HTTP/1.1\nHost: x\n"
-                                         f"Content-Type: application/json\nContent-Length: {limit + 1}", timeout=5)
-        assert status == 413 and time.monotonic() - started < 3
+                                         f"Content-Type: application/json\nContent-Length: {limit + 1}", timeout=10)
+        assert status == 413
         assert json.loads(body)["exc_type"] == "RequestTooLargeError" and headers["x-request-id"]
 
 
