@@ -202,7 +202,7 @@ def test_unsubscribe_and_add_a_doctype_later(streaming) -> None:
 
 def test_notification_drives_sync_without_a_manual_pull(streaming) -> None:
     streaming.p.insert({"doctype": "Customer", "customer_name": "Notified Ltd"})
-    wait_for(lambda: streaming.c.get_list("Customer", filters={"name": "Notified Ltd"}), timeout=10,
+    wait_for(lambda: streaming.c.get_list("Customer", filters={"name": "Notified Ltd"}), timeout=30,
              what="the notification-driven pull")
 
 
