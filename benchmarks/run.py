@@ -149,17 +149,24 @@ def document_one_tx(site: Site, n: int) -> float:
 RUNNERS: dict[str, Callable[[Site, int], float]] = dict(zip(MODES, (raw_executemany, raw_per_row, document_per_insert, document_one_tx)))
 
 
-def measure(backend: str, mode: str, n: int, repeat: int = 1) -> Result:
-    """The best of ``repeat`` runs, each on a fresh site (the best is the least disturbed by
-    whatever else the machine was doing, as ``timeit`` reasons)."""
-    times = []
+def measure(backend: str, mode: str, n: int) -> float:
+    """Seconds for one run on a fresh site."""
+    with fresh_site(backend) as site:
+        seconds = RUNNERS[mode](site, n)
+        stored = site.db.value('SELECT COUNT(*) FROM "tabToDo"')
+        if stored != n:
+            raise RuntimeError(f"{backend} {mode}: {stored} ToDos stored, expected {n}")
+    return seconds
+
+
+def measure_all(backend: str, n: int, repeat: int) -> list[Result]:
+    """The best of ``repeat`` runs per mode (the run least disturbed by whatever else the machine
+    was doing, as ``timeit`` reasons). The modes take turns, so a busy spell hits them alike."""
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
     for _ in range(repeat):
-        with fresh_site(backend) as site:
-            times.append(RUNNERS[mode](site, n))
-            stored = site.db.value('SELECT COUNT(*) FROM "tabToDo"')
-            if stored != n:
-                raise RuntimeError(f"{backend} {mode}: {stored} ToDos stored, expected {n}")
-    return Result(backend, mode, n, min(times))
+        for mode in MODES:
+            times[mode].append(measure(backend, mode, n))
+    return [Result(backend, mode, n, min(times[mode])) for mode in MODES]
 
 
 def profile(backend: str, n: int, top: int = 25) -> str:
@@ -213,6 +220,13 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="ToDos per run (default 10,000)")
@@ -231,15 +245,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PostgreSQL is not reachable at {PG_BASE}: SQLite only", file=sys.stderr)
         backends.remove("postgres")
 
-    results = [measure(backend, mode, n, repeat) for backend in backends for mode in MODES]
+    load_before = load_average()
+    results = [r for backend in backends for r in measure_all(backend, n, repeat)]
+    load = f"load average {load_before} before, {load_average()} after"
     if args.json:
         print(json.dumps({
-            "machine": machine(),
+            "machine": machine(), "load": load,
             "results": [{**asdict(r), "docs_per_s": r.rate} for r in results],
             "ratios": {b: ratios([r for r in results if r.backend == b]) for b in backends},
         }, indent=2))
     else:
-        print(f"machine: {machine()}\ncommand: python -m benchmarks {' '.join(argv if argv is not None else sys.argv[1:])}\n")
+        command = " ".join(argv if argv is not None else sys.argv[1:])
+        print(f"machine: {machine()}\n{load}\ncommand: python -m benchmarks {command}\n")
         print(report(results))
     if args.profile:
         for backend in backends:

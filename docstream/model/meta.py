@@ -126,6 +126,23 @@ class Meta:
     def columns(self) -> list[str]:
         return list(self.std_fields) + [f.fieldname for f in self.value_fields]
 
+    @cached_property
+    def json_fieldnames(self) -> frozenset[str]:
+        return frozenset(f.fieldname for f in self.value_fields if f.fieldtype == "JSON")
+
+    # What validation looks at, in field order (tables included: their rows are checked too).
+    @cached_property
+    def mandatory_checks(self) -> list[DocField]:
+        return [f for f in self.fields if f.has_value and (f.reqd or f.is_table)]
+
+    @cached_property
+    def option_checks(self) -> list[DocField]:
+        return [f for f in self.fields if f.fieldtype == "Select" or f.is_table]
+
+    @cached_property
+    def link_checks(self) -> list[DocField]:
+        return [f for f in self.fields if f.fieldtype in LINK_TYPES or f.is_table]
+
     def is_known(self, key: str) -> bool:
         return key in self._by_name or key in self.std_fields or key == "doctype"
 

@@ -70,9 +70,7 @@ def _rows(meta: Meta, field: Any, rows: Any, get_meta: Any, fill_defaults: bool)
 
 
 def check_mandatory(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
-    for field in meta.fields:
-        if not field.has_value:
-            continue
+    for field in meta.mandatory_checks:
         value = doc.get(field.fieldname)
         if field.reqd and (value in (None, "", []) if not field.is_table else not value):
             raise MandatoryError(
@@ -84,7 +82,7 @@ def check_mandatory(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
 
 
 def check_options(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
-    for field in meta.fields:
+    for field in meta.option_checks:
         value = doc.get(field.fieldname)
         if field.fieldtype == "Select" and value not in (None, ""):
             options = field.select_options
@@ -100,7 +98,7 @@ def check_options(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
 
 def check_links(meta: Meta, doc: dict[str, Any], get_meta: Any, exists: Any) -> None:
     """Every Link and Dynamic Link target exists (child rows included)."""
-    for field in meta.fields:
+    for field in meta.link_checks:
         value = doc.get(field.fieldname)
         if field.is_table:
             for row in value or []:
