@@ -101,13 +101,16 @@ def load(session: Any, meta: Meta, params: dict[str, str], flash: str = "") -> L
     filters, active = build_filters(meta, params)
     page_length = _int(params.get("page_length"), PAGE_LENGTHS[0], PAGE_LENGTHS)
     page = max(1, _int(params.get("page"), 1))
-    order_by = _order(meta, params.get("order_by"))
+    try:
+        order_by, message = _order(meta, params.get("order_by")), ""
+    except ValidationError as exc:
+        order_by, message = DEFAULT_ORDER, exc.message
     cols = columns(meta)
     fields = list(dict.fromkeys(["name", "modified", "docstatus", *[f.fieldname for f in cols], *_extra_fields(meta)]))
     rows = session.get_list(meta.name, fields=fields, filters=filters, order_by=order_by,
                             limit_start=(page - 1) * page_length, limit_page_length=page_length)
     state = ListState(meta, shown_columns(meta), rows, session.count(meta.name, filters), page, page_length, order_by, active,
-                      permissions(session, meta), flash=flash)
+                      permissions(session, meta), message=message, flash=flash)
     if meta.name in ROW_STATUS_TABLES:
         state.row_status = {r["name"]: row_indicators(meta, session.get(meta.name, r["name"])) for r in rows}
     return state

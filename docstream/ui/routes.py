@@ -99,7 +99,8 @@ class Desk:
             return self.login_page(target, exc.message, usr)
         response = RedirectResponse(target, status_code=303)
         max_age = int(self.site.settings["session_expiry_hours"]) * 3600
-        response.set_cookie(SESSION_COOKIE, done.sid, max_age=max_age, httponly=True, samesite="lax", path="/")
+        response.set_cookie(SESSION_COOKIE, done.sid, max_age=max_age, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
         return response
 
     def login_page(self, target: str, error: str = "", usr: str = "") -> Response:

@@ -46,6 +46,12 @@ class Tab:
         self.page.on("dialog", self._dialog)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        """Scripts must run under the pages' Content-Security-Policy without being blocked."""
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")

@@ -50,8 +50,10 @@ def create_subscriber(tab: Tab, role: str) -> None:
     tab.click("#btn-new")
     tab.page.fill("#field-email", SUBSCRIBER)
     tab.page.fill("#field-first_name", "Sync")
-    row = tab.add_row("roles")
-    row.locator("input[name$='.role']").fill(role)
+    role_input = tab.add_row("roles").locator("input[name$='.role']")
+    role_input.fill(role[:4])  # the Link field suggests matching roles
+    tab.page.locator(f"datalist option[value='{role}']").wait_for(state="attached")
+    role_input.fill(role)
     tab.click("#btn-save")
     assert "Saved" in tab.text("#flash")
 
@@ -133,6 +135,7 @@ def test_the_user_guide_in_a_browser(serve: Any, tabs: Any) -> None:
     producer, consumer = tabs(hq), tabs(store)
 
     # 1. the Event Subscriber on both sites, with keys
+    producer.shot("00-producer-home")
     create_subscriber(producer, "Sales User")
     create_subscriber(consumer, "Sales User")
     producer_keys = generate_keys(producer, "01-producer-user-generate-keys")
@@ -157,6 +160,14 @@ def test_the_user_guide_in_a_browser(serve: Any, tabs: Any) -> None:
     consumer.reload_until(producer_form, lambda: "Approved" in consumer.text("#grid-producer_doctypes"),
                           what="the approval mirrored to the consumer")
     assert consumer.page.locator("#grid-producer_doctypes .indicator-pill.green").count() == 1
+
+    # 3b. editing the Event Producer (its secret left as it is): a new row starts Pending on the producer
+    consumer.add_row("producer_doctypes").locator("input[name$='.ref_doctype']").fill("Item")
+    consumer.click("#btn-save")
+    assert "Saved" in consumer.text("#flash"), consumer.text()
+    producer.reload_until("/app/event-consumer", lambda: "Item: Pending" in producer.text("#list"),
+                          what="the new row on the producer")
+    assert "Customer: Approved" in producer.text("#list")
 
     # 4. a document created on the producer arrives on the consumer
     create_customer(producer, "Acme Corp")
@@ -244,3 +255,7 @@ def test_a_user_without_permission_sees_no_data(serve: Any, tabs: Any) -> None:
     assert "no read permission" in clerk.text(".error-message")
     clerk.goto("/app/customer")
     assert "Visible Customer" in clerk.text("#list")
+    clerk.click("#logout")
+    assert clerk.page.url.startswith(site.url + "/login")
+    clerk.goto("/app/customer")
+    assert "/login" in clerk.page.url and "Visible Customer" not in clerk.page.content()

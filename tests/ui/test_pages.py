@@ -301,3 +301,8 @@ def test_a_read_only_user_gets_no_save_button(clerk: Desk, desk_site: SiteServer
     assert 'id="btn-save"' not in page and 'id="btn-delete"' not in page and ' name="item_name"' not in page
     r = clerk.post("/app/item/READONLY-1", {"item_name": "changed"})
     assert r.status_code == 403
+
+
+def test_a_bad_sort_falls_back_with_a_message(admin_desk: Desk) -> None:
+    r = admin_desk.get("/app/todo?order_by=nonsense+desc")
+    assert r.status_code == 200 and "can't sort ToDo" in text_of(r.text)
