@@ -66,28 +66,30 @@ class Node:
 
     server: SiteServer
     keys: dict[str, str]
+    admin_keys: dict[str, str]
     db_url: str
     api: Api = field(init=False)
     _db: Any = None
 
     def __post_init__(self) -> None:
-        self.api = Api(self.server.url)
+        # Administrator by API keys: a password login costs a slow hash check at every restart
+        self.api = Api(self.server.url, self.admin_keys["api_key"], self.admin_keys["api_secret"])
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def login(self) -> None:
-        self.api.login("Administrator", "admin")
-
     def subscriber(self) -> Api:
         return Api(self.url, self.keys["api_key"], self.keys["api_secret"])
 
+    def admin_client(self) -> Any:
+        """A fresh httpx client as Administrator (a context manager), for writers on other threads."""
+        from tests.faults.workload import client
+
+        return client(self.url, self.admin_keys)
+
     def start(self) -> None:
         self.server.start()
-        self.api.http.close()
-        self.api = Api(self.url)
-        self.login()
 
     def restart(self) -> None:
         self.server.stop()
@@ -128,13 +130,14 @@ class Sites:
         try:
             add_user(site.session(), SUBSCRIBER, None, list(roles))
             keys = generate_keys(site.session(), SUBSCRIBER)
+            admin_keys = generate_keys(site.session(), "Administrator")
             for key, value in {**FAST, **(settings or {})}.items():
                 site.set_config(key, value)
             url = site.config["db_url"]
         finally:
             site.close()
         server = SiteServer(name, self.sites_dir, port, extra_args=[] if worker else ["--no-worker"])
-        node = Node(server, keys, url)
+        node = Node(server, keys, admin_keys, url)
         self.nodes.append(node)
         return node
 
@@ -248,8 +251,11 @@ def make_pair(sites: Sites, tag: str, proxied: bool = False, producer_db: str | 
               consumer_db: str | None = None, producer: dict[str, Any] | None = None,
               consumer: dict[str, Any] | None = None, consumer_worker: bool = True,
               seed: int = 0) -> FaultPair:
-    p = sites.make(f"hq-{tag}.local", db_url=producer_db, settings=producer)
-    c = sites.make(f"store-{tag}.local", db_url=consumer_db, settings=consumer, worker=consumer_worker)
+    with ThreadPoolExecutor(2) as pool:  # creating a site is mostly hashing the admin password: in parallel
+        made_p = pool.submit(sites.make, f"hq-{tag}.local", db_url=producer_db, settings=producer)
+        made_c = pool.submit(sites.make, f"store-{tag}.local", db_url=consumer_db, settings=consumer,
+                             worker=consumer_worker)
+        p, c = made_p.result(), made_c.result()
     sites.start(p, c)
     proxy = FaultProxy(p.server.port, seed=seed).start() if proxied else None
     pair = FaultPair(p, c, proxy)

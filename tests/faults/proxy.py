@@ -14,6 +14,7 @@ the producer to close after answering, and tells the consumer the same), so it c
     truncate    send only ``keep`` bytes of the body, with a Content-Length that matches them
     status      answer ``status`` itself (e.g. 503) without forwarding
     rewrite     send ``rewrite(body) -> body`` instead of the producer's body
+                (any rule may also carry ``rewrite_request``: the request body as forwarded)
     blackhole   accept and read the request, then say nothing until the client gives up
 
 Faults are rules: the first rule whose ``match`` is in the request path and that has uses left
@@ -50,6 +51,7 @@ class Fault:
     keep: int = 0
     status: int = 503
     rewrite: Callable[[bytes], bytes] | None = None
+    rewrite_request: Callable[[bytes], bytes] | None = None
     probability: float = 1.0
     used: int = 0
 
@@ -184,6 +186,9 @@ class FaultProxy:
             writer.write(_response(rule.status, json.dumps({"message": "injected by the fault proxy"}).encode()))
             await writer.drain()
             return
+        if rule is not None and rule.rewrite_request is not None:
+            body = rule.rewrite_request(body)
+            head = _with_header(head, "Content-Length", str(len(body)))
         status, response_head, response_body = await self._forward(head, body)
         seen.status = status
         await self._answer(rule, writer, status, response_head, response_body)

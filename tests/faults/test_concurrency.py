@@ -1,0 +1,132 @@
+"""Many writers on the producer while the consumer pulls all the while: no event skipped, none doubled.
+
+The producer site is served by two processes at once (as behind a load balancer), written to by
+threads of this test and by writer processes, with transactions of random length (batches of up
+to 40 documents in one insert_many). On SQLite writers are serialised; on PostgreSQL they really
+run at once and commit out of order unless the update log's appends are serialised.
+
+On the consumer, pulls race each other: its background worker (notified and on a timer), manual
+pulls through the API, ``docstream sync pull`` in other processes, and a thread that keeps
+breaking the pull lease so that these pullers really do fetch and apply the same pages at the
+same time — only the cursor's compare-and-set stands between them and applying a page twice.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import new_pg_url
+from tests.faults.conftest import FaultPair, Node, Sites, make_pair, scale
+from tests.faults.workload import Outcome, Workload
+from tests.support.servers import SiteServer, free_port, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = [{"ref_doctype": d, "use_same_name": 1} for d in ("Customer", "Item", "Sales Invoice")]
+
+
+class Pressure:
+    """Pullers and a lease breaker hammering the consumer until stopped."""
+
+    def __init__(self, pair: FaultPair) -> None:
+        self.pair = pair
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=t, daemon=True) for t in (self._api_pulls, self._cli_pulls,
+                                                                          self._break_leases)]
+        self.counts: dict[str, int] = {"api": 0, "api_raced": 0, "cli": 0, "lease_breaks": 0}
+
+    def __enter__(self) -> Pressure:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=120)
+
+    def _api_pulls(self) -> None:
+        node = self.pair.consumer
+        with httpx.Client(base_url=node.url, timeout=120, headers={
+                "Authorization": f"token {node.admin_keys['api_key']}:{node.admin_keys['api_secret']}"}) as http:
+            while not self.stop.is_set():
+                r = http.post("/api/method/docstream.streaming.pull", json={"event_producer": self.pair.producer_url})
+                self.counts["api" if r.status_code == 200 else "api_raced"] += 1
+
+    def _cli_pulls(self) -> None:
+        server = self.pair.consumer.server
+        while not self.stop.is_set():
+            run_cli(server.sites_dir, "sync", "pull", check=False, site=server.name)
+            self.counts["cli"] += 1
+
+    def _break_leases(self) -> None:
+        db = self.pair.consumer.db()
+        while not self.stop.wait(0.03):
+            db.sql('UPDATE "__sync_state" SET lease_until = 0')
+            self.counts["lease_breaks"] += 1
+
+
+def _second_process(sites: Sites, node: Node) -> Node:
+    """The producer's site served by one more process, on its own port (same database)."""
+    twin = Node(SiteServer(node.server.name, sites.sites_dir, free_port()), node.keys, node.admin_keys, node.db_url)
+    sites.nodes.append(twin)
+    twin.start()
+    return twin
+
+
+def _writer_process(node: Node, prefix: str, steps: int, seed: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.workload", node.url, "--prefix", prefix, "--steps", str(steps),
+         "--seed", str(seed), "--api-key", node.admin_keys["api_key"], "--api-secret", node.admin_keys["api_secret"]],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _outcome(proc: subprocess.Popen[str]) -> Outcome:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    data = json.loads(out)
+    return Outcome(set(data["acked"]), set(data["refused"]), set(data["unknown"]), set(data["deleted"]), data["writes"])
+
+
+def _write_concurrently(pair: FaultPair, twin: Node, rng: random.Random) -> list[Outcome]:
+    steps = scale(60)
+    procs = [_writer_process(node, f"p{n}", steps, rng.randrange(2**31))
+             for n, node in enumerate((pair.producer, twin))]
+    with ExitStack() as stack:
+        works = [Workload(stack.enter_context(node.admin_client()), random.Random(rng.randrange(2**31)), f"t{n}",
+                          batch=40) for n, node in enumerate((pair.producer, pair.producer, twin))]
+        threads = [threading.Thread(target=work.run, args=(steps,)) for work in works]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        outcomes = [work.outcome for work in works]
+    return outcomes + [_outcome(proc) for proc in procs]
+
+
+@pytest.mark.slow
+def test_concurrent_writers_and_racing_pullers_lose_and_double_nothing(sites: Sites, backend: str, rng) -> None:
+    db = (lambda: new_pg_url()) if backend == "postgres" else (lambda: None)
+    pair = make_pair(sites, f"conc-{backend}", producer_db=db(), consumer_db=db(), consumer={"pull_page_size": 15})
+    pair.subscribe(ROWS)
+    twin = _second_process(sites, pair.producer)
+    with Pressure(pair) as pressure:
+        outcomes = _write_concurrently(pair, twin, rng)
+    print(f"pullers: {pressure.counts}")
+    assert pressure.counts["api"] and pressure.counts["cli"] and pressure.counts["lease_breaks"]
+    assert all(not o.unknown for o in outcomes), "every write got an answer"
+    assert sum(o.writes for o in outcomes) >= 100
+
+    pair.wait_caught_up(timeout=90)
+    sequences = sorted(int(log["sequence"]) for log in pair.p.get_list("Event Update Log", fields=["sequence"]))
+    assert sequences == list(range(1, len(sequences) + 1)), "the producer's sequence has holes or doubles"
+    pair.assert_converged()
