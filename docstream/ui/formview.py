@@ -36,6 +36,7 @@ class FormState:
     message: str = ""
     flash: str = ""
     secret: dict[str, str] | None = None
+    retype: set[str] = field(default_factory=set)  # secrets typed in a form shown again: never sent back
 
     @property
     def editable(self) -> bool:
@@ -189,7 +190,10 @@ def _posted_state(session: Any, meta: Meta, old: dict[str, Any] | None, form: An
     for f in meta.table_fields:
         if formdata.TABLE_MARKER + f.fieldname in form:
             doc[f.fieldname] = formdata.rows_with(form, meta, session.meta, f.fieldname, old)
-    return FormState(meta, doc, old is None, permissions(session, meta))
+    retype = {f.fieldname for f in meta.value_fields if f.fieldtype == "Password" and f.fieldname in changes}
+    for fieldname in retype:
+        doc[fieldname] = (old or {}).get(fieldname)
+    return FormState(meta, doc, old is None, permissions(session, meta), retype=retype)
 
 
 def _regrid(session: Any, meta: Meta, old: dict[str, Any] | None, form: Any, verb: str, arg: str) -> FormState:

@@ -306,3 +306,11 @@ def test_a_read_only_user_gets_no_save_button(clerk: Desk, desk_site: SiteServer
 def test_a_bad_sort_falls_back_with_a_message(admin_desk: Desk) -> None:
     r = admin_desk.get("/app/todo?order_by=nonsense+desc")
     assert r.status_code == 200 and "can't sort ToDo" in text_of(r.text)
+
+
+def test_a_typed_secret_is_not_sent_back_with_an_error(admin_desk: Desk) -> None:
+    r = admin_desk.post("/app/event-producer/new", {"producer_url": "http://127.0.0.1:9/", "api_secret": "typed-secret-1"})
+    assert r.status_code == 417
+    assert "typed-secret-1" not in r.text
+    control = re.search(r'data-fieldname="api_secret".*?</div>\s*</div>', r.text, re.S).group(0)
+    assert "Type it again" in control and "(set:" not in control
