@@ -74,7 +74,8 @@ class Session:
     def get(self, doctype: str, name: str, for_update: bool = False) -> dict[str, Any]:
         meta = self.meta(doctype)
         self.check(meta, "read", name)
-        doc = rows.read(self.db, meta, str(name), self.meta, for_update=for_update)
+        with self.db.transaction(write=for_update):  # the row and its child rows at one moment
+            doc = rows.read(self.db, meta, str(name), self.meta, for_update=for_update)
         if doc is None:
             raise DoesNotExistError(f"{doctype} {name} not found", doctype=doctype, name=str(name))
         return doc

@@ -73,7 +73,9 @@ class PostgresDatabase(Database):
         self._pool.putconn(conn)
 
     def _begin(self, conn: Any, write: bool) -> None:
-        conn.execute("BEGIN")
+        # a read transaction sees one snapshot throughout (as SQLite's do), so that a document and
+        # its child rows, read by separate statements, belong together
+        conn.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def _run(self, conn: Any, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
         cur = conn.execute(_adapt(query), tuple(params) if params else None)

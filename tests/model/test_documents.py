@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+from typing import Any
 
 import pytest
 
@@ -58,6 +60,39 @@ def test_datetime_values_survive_a_round_trip(admin: Session, gadget: str) -> No
     stored = admin.get(gadget, doc["name"])
     assert (stored["seen_at"], stored["made_on"], stored["opens"]) == \
         ("2030-01-02 03:04:05.000006", "2030-01-02", "23:59:59.999999")
+
+
+def test_get_reads_a_document_and_its_rows_at_one_moment(site: Site, admin: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change committed between reading the parent row and its child rows is not half seen."""
+    from docstream.model import rows as model_rows
+
+    note = admin.insert({"doctype": "Note", "title": "one reader", "seen_by": [{"user": "Administrator"}]})
+    read_parent, updated = threading.Event(), threading.Event()
+    to_doc = model_rows.to_doc
+
+    def slow_to_doc(meta: Any, row: dict[str, Any]) -> dict[str, Any]:
+        if meta.name == "Note" and threading.current_thread().name == "reader" and not read_parent.is_set():
+            read_parent.set()
+            assert updated.wait(10)
+        return to_doc(meta, row)
+
+    def writer() -> None:
+        assert read_parent.wait(10)
+        site.session().update("Note", note["name"], {"title": "two readers", "seen_by": [
+            {"user": "Administrator"}, {"user": "Guest"}]})
+        updated.set()
+
+    monkeypatch.setattr(model_rows, "to_doc", slow_to_doc)
+    seen: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=writer),
+               threading.Thread(target=lambda: seen.append(site.session().get("Note", note["name"])), name="reader")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert updated.is_set()
+    assert (seen[0]["title"], len(seen[0]["seen_by"])) == ("one reader", 1)
+    assert len(admin.get("Note", note["name"])["seen_by"]) == 2
 
 
 def test_missing_document(admin: Session) -> None:

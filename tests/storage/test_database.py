@@ -160,6 +160,18 @@ def test_uncommitted_writes_are_invisible_to_other_threads(db: Database, table: 
     assert names(db, table) == ["pending"]
 
 
+def test_a_read_transaction_sees_one_snapshot(db: Database, table: str) -> None:
+    counts: list[int] = []
+    with db.transaction(write=False):
+        counts.append(db.value(f'SELECT COUNT(*) FROM "{table}"'))
+        writer = threading.Thread(target=lambda: db.sql(f'INSERT INTO "{table}" (name) VALUES (?)', ("new",)))
+        writer.start()
+        writer.join()
+        counts.append(db.value(f'SELECT COUNT(*) FROM "{table}"'))
+    counts.append(db.value(f'SELECT COUNT(*) FROM "{table}"'))
+    assert counts == [0, 0, 1]
+
+
 def test_a_thread_recovers_after_a_failed_statement(db: Database, table: str) -> None:
     db.sql(f'INSERT INTO "{table}" (name) VALUES (?)', ("a",))
     with pytest.raises(DuplicateEntryError):
