@@ -34,6 +34,8 @@ def normalise(meta: Meta, doc: dict[str, Any], get_meta: Any, fill_defaults: boo
             out[field.fieldname] = coerce(field, doc[field.fieldname], meta.name)
         elif fill_defaults:
             out[field.fieldname] = coerce(field, default_value(field), meta.name)
+        if field.unique and isinstance(out.get(field.fieldname), str) and not out[field.fieldname].strip():
+            out[field.fieldname] = None  # empty is "no value", which a unique field may have many times (Frappe)
     out["docstatus"] = _std_int(meta, "docstatus", out.get("docstatus"))
     out["idx"] = _std_int(meta, "idx", out.get("idx"))
     return out

@@ -193,6 +193,8 @@ def test_unique_field(admin: Session, gadget: str) -> None:
         admin.insert({"doctype": gadget, "title": "second", "code": code})
     assert (info.value.http_status, info.value.doctype, info.value.field) == (409, gadget, "code")
     assert admin.count(gadget, {"code": code}) == 1
+    blanks = [admin.insert({"doctype": gadget, "title": "no code", "code": value}) for value in ("", " ", None, "")]
+    assert [b["code"] for b in blanks] == [None] * 4  # empty is no value, and many may have none
 
 
 def test_duplicate_name(admin: Session) -> None:
