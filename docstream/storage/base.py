@@ -69,8 +69,9 @@ class Database(ABC):
     def table_columns(self, table: str) -> set[str]: ...
 
     @abstractmethod
-    def lock_key(self, key: str) -> None:
-        """Take a lock named ``key`` held until the current transaction ends."""
+    def lock_key(self, key: str, shared: bool = False) -> None:
+        """Take a lock named ``key`` held until the current transaction ends; shared locks only
+        exclude exclusive ones."""
 
     @abstractmethod
     def try_lock_key(self, key: str) -> bool:

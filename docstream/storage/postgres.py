@@ -110,8 +110,9 @@ class PostgresDatabase(Database):
         )
         return {r["column_name"] for r in rows}
 
-    def lock_key(self, key: str) -> None:
-        self.sql("SELECT pg_advisory_xact_lock(?)", (advisory_key(key),))
+    def lock_key(self, key: str, shared: bool = False) -> None:
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        self.sql(f"SELECT {function}(?)", (advisory_key(key),))
 
     def try_lock_key(self, key: str) -> bool:
         return bool(self.value("SELECT pg_try_advisory_xact_lock(?)", (advisory_key(key),)))

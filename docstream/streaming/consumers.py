@@ -13,7 +13,14 @@ from docstream.model.query import parse_json_arg
 from docstream.streaming import notify
 from docstream.streaming.remote import RemoteSite
 from docstream.streaming.records import dumps
-from docstream.streaming.updatelog import NOT_STREAMED, append_log, condition_holds, head, lock_sequence
+from docstream.streaming.updatelog import (
+    NOT_STREAMED,
+    SUBSCRIPTION_LOCK,
+    append_log,
+    condition_holds,
+    head,
+    lock_sequence,
+)
 from docstream.streaming.urls import normalise_url
 
 ROW_KEYS = ("ref_doctype", "unsubscribed", "condition", "initial_sync")
@@ -140,6 +147,7 @@ def _approvals_changed(session: Session, doc: dict[str, Any], old: dict[str, Any
 
 def _start_streaming(session: Session, consumer: dict[str, Any], row: dict[str, Any]) -> None:
     """From now on ``row``'s doctype streams to this consumer; with initial_sync, existing documents first."""
+    session.db.lock_key(SUBSCRIPTION_LOCK)
     start = lock_sequence(session)
     session.db.sql('UPDATE "tabEvent Consumer Document Type" SET subscribed_from = ? WHERE name = ?', (start, row["name"]))
     row["subscribed_from"] = start

@@ -95,15 +95,17 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
 
 
 def _fetch(site: Any, remote: Any, cursor: int) -> dict[str, Any]:
-    page = remote.call("docstream.streaming.get_updates", event_consumer=site.url, after=cursor,
-                       limit=site.settings["pull_page_size"])
-    return validate_page(page, cursor)
+    limit = site.settings["pull_page_size"]
+    page = remote.call("docstream.streaming.get_updates", event_consumer=site.url, after=cursor, limit=limit)
+    return validate_page(page, cursor, limit)
 
 
-def validate_page(page: Any, cursor: int) -> dict[str, Any]:
+def validate_page(page: Any, cursor: int, limit: int) -> dict[str, Any]:
     """Refuse a malformed page whole, before anything is written."""
     if not isinstance(page, dict) or not isinstance(page.get("events"), list):
         raise MalformedRequestError("the producer's page has no list of events")
+    if len(page["events"]) > limit:
+        raise MalformedRequestError(f"the producer's page holds {len(page['events'])} events; {limit} were asked for")
     for key in ("last_sequence", "head"):
         if not isinstance(page.get(key), int):
             raise MalformedRequestError(f"the producer's page has no whole-number {key}")
@@ -120,6 +122,8 @@ def validate_page(page: Any, cursor: int) -> dict[str, Any]:
         last = event["sequence"]
     if page["last_sequence"] < last:
         raise MalformedRequestError("the producer's page ends before its last event")
+    if page["last_sequence"] > page["head"]:
+        raise MalformedRequestError("the producer's page reaches past its own head")
     if not isinstance(page.get("doctypes"), list):
         page["doctypes"] = []
     return page

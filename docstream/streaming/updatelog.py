@@ -17,6 +17,9 @@ from docstream.model.documents import Session
 from docstream.streaming import notify, records
 
 SEQUENCE_KEY = "docstream:event-update-log"
+# writers hold it shared while they decide whether a change is streamed; an approval holds it
+# exclusively, so a change is either logged or already visible to the approval's backfill
+SUBSCRIPTION_LOCK = "docstream:subscriptions"
 NOT_STREAMED = frozenset({
     "DocType", "DocField", "DocPerm", "Custom Field", "Event Producer", "Event Producer Document Type",
     "Event Consumer", "Event Consumer Document Type", "Event Update Log", "Event Sync Log",
@@ -59,6 +62,7 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None,
     doctype = (new or old or {})["doctype"]
     if doctype in NOT_STREAMED or session.meta(doctype).istable:
         return
+    session.db.lock_key(SUBSCRIPTION_LOCK, shared=True)
     rows_ = subscribers(session, doctype)
     if not rows_:
         return

@@ -84,9 +84,6 @@ def test_backfill_once_approved_resumable_and_gapless(sites: Sites, rng) -> None
     assert len(creates) == customers, "each existing document arrives exactly once"
 
 
-@pytest.mark.xfail(strict=True, reason="consumers._start_streaming on PostgreSQL: a writer that read the Customer row "
-                                       "as not yet approved logs nothing, and its document, committed after the "
-                                       "approval's backfill SELECT, is never sent to the consumer")
 def test_a_write_that_straddles_the_approval_still_arrives_on_postgres(sites: Sites, postgres: str) -> None:
     """A document written while the approval (and its backfill) commits must arrive: in the backfill
     or as a live event. On PostgreSQL the writer and the approval really overlap; a writer in this

@@ -172,8 +172,6 @@ def test_a_malformed_or_oversized_page_is_refused_whole(pair: FaultPair, how: st
     pair.assert_converged()
 
 
-@pytest.mark.xfail(strict=True, reason="pull.validate_page accepts a page whose last_sequence is beyond its own head: "
-                                       "the consumer's cursor jumps ahead and every event up to there is skipped")
 def test_a_page_that_skips_past_its_own_head_is_refused(pair: FaultPair) -> None:
     names = ["Skipped 0", "Skipped 1"]
     for name in names:
@@ -188,8 +186,6 @@ def test_a_page_that_skips_past_its_own_head_is_refused(pair: FaultPair) -> None
         pair.pull()
 
 
-@pytest.mark.xfail(strict=True, reason="pull.validate_page does not check a page against the limit it asked for: a "
-                                       "producer (or a proxy) can send any number of events in one page")
 def test_a_page_with_more_events_than_asked_for_is_refused(pair: FaultPair) -> None:
     names = [f"Crowd {n}" for n in range(12)]
     pair.p.call("frappe.client.insert_many", docs=[{"doctype": "Customer", "customer_name": n} for n in names])
