@@ -51,6 +51,19 @@ def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "conditi
         time.sleep(every)
 
 
+def pytest_report_header() -> str:
+    soak = f"soak x{FACTOR}" if SOAK else "CI sizes (DOCSTREAM_SOAK=1 for a soak run)"
+    return f"fault suite: DOCSTREAM_FAULT_SEED={BASE_SEED}, {soak}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A soak run is longer by design: stretch each fault test's timeout with its sizes."""
+    if SOAK:
+        for item in items:
+            if "tests/faults/" in item.nodeid.replace("\\", "/"):
+                item.add_marker(pytest.mark.timeout(300 * FACTOR))
+
+
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> random.Random:
     """This test's random source; its seed follows from DOCSTREAM_FAULT_SEED and the test's id."""

@@ -104,7 +104,13 @@ def _write_concurrently(pair: FaultPair, twin: Node, rng: random.Random) -> list
     with ExitStack() as stack:
         works = [Workload(stack.enter_context(node.admin_client()), random.Random(rng.randrange(2**31)), f"t{n}",
                           batch=40) for n, node in enumerate((pair.producer, pair.producer, twin))]
+        # long transactions (batches of up to 100 in one insert_many) interleaved with short ones: on
+        # PostgreSQL a short one that starts later commits first unless appends are serialised
+        batches = Workload(stack.enter_context(twin.admin_client()), random.Random(rng.randrange(2**31)), "b",
+                           batch=100)
         threads = [threading.Thread(target=work.run, args=(steps,)) for work in works]
+        threads.append(threading.Thread(target=lambda: [batches.batch_insert() for _ in range(scale(8))]))
+        works.append(batches)
         for thread in threads:
             thread.start()
         for thread in threads:
