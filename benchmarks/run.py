@@ -73,11 +73,16 @@ def pg_reachable() -> bool:
 
 
 @contextmanager
-def fresh_site(backend: str) -> Iterator[Site]:
-    """A new site with nothing in it but what ``new-site`` puts there; removed afterwards."""
+def fresh_site(backend: str, global_hooks: bool = True) -> Iterator[Site]:
+    """A new site with nothing in it but what ``new-site`` puts there; removed afterwards.
+    Without ``global_hooks`` the hooks registered for every DocType (the update log's) are dropped,
+    leaving the Document layer alone."""
     with tempfile.TemporaryDirectory(prefix="docstream-bench-") as folder:
         db_url = f"{PG_BASE}/ds_bench_{uuid.uuid4().hex[:10]}" if backend == "postgres" else None
         site = Site.create("bench.local", "admin", folder, db_url=db_url)
+        if not global_hooks:
+            for key in [k for k in site.hooks._hooks if k[1] == "*"]:  # noqa: SLF001 - measuring only
+                del site.hooks._hooks[key]
         try:
             yield site
         finally:
@@ -149,9 +154,9 @@ def document_one_tx(site: Site, n: int) -> float:
 RUNNERS: dict[str, Callable[[Site, int], float]] = dict(zip(MODES, (raw_executemany, raw_per_row, document_per_insert, document_one_tx)))
 
 
-def measure(backend: str, mode: str, n: int) -> float:
+def measure(backend: str, mode: str, n: int, global_hooks: bool = True) -> float:
     """Seconds for one run on a fresh site."""
-    with fresh_site(backend) as site:
+    with fresh_site(backend, global_hooks) as site:
         seconds = RUNNERS[mode](site, n)
         stored = site.db.value('SELECT COUNT(*) FROM "tabToDo"')
         if stored != n:
@@ -159,18 +164,18 @@ def measure(backend: str, mode: str, n: int) -> float:
     return seconds
 
 
-def measure_all(backend: str, n: int, repeat: int) -> list[Result]:
+def measure_all(backend: str, n: int, repeat: int, global_hooks: bool = True) -> list[Result]:
     """The best of ``repeat`` runs per mode (the run least disturbed by whatever else the machine
     was doing, as ``timeit`` reasons). The modes take turns, so a busy spell hits them alike."""
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
     for _ in range(repeat):
         for mode in MODES:
-            times[mode].append(measure(backend, mode, n))
+            times[mode].append(measure(backend, mode, n, global_hooks))
     return [Result(backend, mode, n, min(times[mode])) for mode in MODES]
 
 
-def profile(backend: str, n: int, top: int = 25) -> str:
-    with fresh_site(backend) as site:
+def profile(backend: str, n: int, global_hooks: bool = True, top: int = 25) -> str:
+    with fresh_site(backend, global_hooks) as site:
         docs = [todo(i) for i in range(n)]
         session = site.session()
         profiler = cProfile.Profile()
@@ -234,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best counts (default 1)")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "all"), default="all")
     parser.add_argument("--profile", action="store_true", help="also profile the Document-layer insert path")
+    parser.add_argument("--without-global-hooks", action="store_true",
+                        help="drop the hooks every DocType runs (the update log's): the Document layer alone")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     n, repeat = (200, 1) if args.quick else (args.n, max(1, args.repeat))
@@ -246,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         backends.remove("postgres")
 
     load_before = load_average()
-    results = [r for backend in backends for r in measure_all(backend, n, repeat)]
+    hooks = not args.without_global_hooks
+    results = [r for backend in backends for r in measure_all(backend, n, repeat, hooks)]
     load = f"load average {load_before} before, {load_average()} after"
     if args.json:
         print(json.dumps({
@@ -261,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         for backend in backends:
             print(f"\n== profile: Document layer, tx per insert, {backend}, {n} ToDos\n")
-            print(profile(backend, n))
+            print(profile(backend, n, hooks))
     return 0
 
 

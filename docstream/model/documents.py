@@ -285,9 +285,9 @@ def _copy(value: Any) -> Any:
     """A deep copy of a document (JSON-shaped: dicts, lists and immutable scalars), several
     times faster than ``copy.deepcopy``, which pays for generality documents don't need."""
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [_copy(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
