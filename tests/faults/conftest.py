@@ -81,12 +81,14 @@ class Node:
     keys: dict[str, str]
     admin_keys: dict[str, str]
     db_url: str
+    public_url: str = ""  # what other sites call it (host_name): the server itself, or a proxy in front
     api: Api = field(init=False)
     _db: Any = None
 
     def __post_init__(self) -> None:
         # Administrator by API keys: a password login costs a slow hash check at every restart
         self.api = Api(self.server.url, self.admin_keys["api_key"], self.admin_keys["api_secret"])
+        self.public_url = self.public_url or self.server.url
 
     @property
     def url(self) -> str:
@@ -134,12 +136,14 @@ class Sites:
         self.nodes: list[Node] = []
 
     def make(self, name: str, db_url: str | None = None, settings: dict[str, Any] | None = None,
-             worker: bool = True, roles: tuple[str, ...] = SUBSCRIBER_ROLES) -> Node:
+             worker: bool = True, roles: tuple[str, ...] = SUBSCRIBER_ROLES, port: int | None = None,
+             public_url: str | None = None) -> Node:
+        """``public_url``: the address other sites are told (host_name), e.g. a proxy in front of this one."""
         from docstream.auth.users import add_user, generate_keys
         from docstream.site import Site
 
-        port = free_port()
-        site = Site.create(name, "admin", self.sites_dir, db_url=db_url, url=f"http://127.0.0.1:{port}")
+        port = port or free_port()
+        site = Site.create(name, "admin", self.sites_dir, db_url=db_url, url=public_url or f"http://127.0.0.1:{port}")
         try:
             add_user(site.session(), SUBSCRIBER, None, list(roles))
             keys = generate_keys(site.session(), SUBSCRIBER)
@@ -150,7 +154,7 @@ class Sites:
         finally:
             site.close()
         server = SiteServer(name, self.sites_dir, port, extra_args=[] if worker else ["--no-worker"])
-        node = Node(server, keys, admin_keys, url)
+        node = Node(server, keys, admin_keys, url, public_url or "")
         self.nodes.append(node)
         return node
 
@@ -202,11 +206,11 @@ class FaultPair:
         """The producer as the consumer knows it (the proxy, when there is one)."""
         return self.proxy.url if self.proxy else self.producer.url
 
-    def subscribe(self, rows: list[dict[str, Any]], approve: bool = True) -> dict[str, Any]:
+    def subscribe(self, rows: list[dict[str, Any]], approve: bool = True, poll_interval: int = POLL_SECONDS) -> dict[str, Any]:
         doc = self.c.insert({
             "doctype": "Event Producer", "producer_url": self.producer_url, "user": SUBSCRIBER,
             "api_key": self.producer.keys["api_key"], "api_secret": self.producer.keys["api_secret"],
-            "producer_doctypes": rows, "poll_interval": POLL_SECONDS,
+            "producer_doctypes": rows, "poll_interval": poll_interval,
         })
         self.doctypes = [r["ref_doctype"] for r in rows]
         self.renamed = {r["ref_doctype"] for r in rows if not r.get("use_same_name")}
@@ -215,11 +219,11 @@ class FaultPair:
         return doc
 
     def approve(self, *doctypes: str, status: str = "Approved") -> None:
-        consumer = self.p.get("Event Consumer", self.consumer.url)
+        consumer = self.p.get("Event Consumer", self.consumer.public_url)
         for row in consumer["consumer_doctypes"]:
             if row["ref_doctype"] in doctypes:
                 row["status"] = status
-        self.p.update("Event Consumer", self.consumer.url, {"consumer_doctypes": consumer["consumer_doctypes"]})
+        self.p.update("Event Consumer", self.consumer.public_url, {"consumer_doctypes": consumer["consumer_doctypes"]})
 
     def pull_response(self) -> httpx.Response:
         return self.c.http.post("/api/method/docstream.streaming.pull", json={"event_producer": self.producer_url})
@@ -257,7 +261,7 @@ class FaultPair:
         (``since``: only events after this sequence, when the producer has pruned older ones)."""
         assert self.caught_up(), f"the consumer is at {self.state().get('cursor')}, the producer at {self.head()}"
         assert_converged(self.p, self.c, doctypes or self.doctypes, renamed=self.renamed)
-        assert_applied_once(self.p, self.c, self.producer_url, self.consumer.url, doctypes or self.doctypes, since)
+        assert_applied_once(self.p, self.c, self.producer_url, self.consumer.public_url, doctypes or self.doctypes, since)
 
 
 def make_pair(sites: Sites, tag: str, proxied: bool = False, producer_db: str | None = None,

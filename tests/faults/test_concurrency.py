@@ -78,7 +78,8 @@ class Pressure:
 
 def _second_process(sites: Sites, node: Node) -> Node:
     """The producer's site served by one more process, on its own port (same database)."""
-    twin = Node(SiteServer(node.server.name, sites.sites_dir, free_port()), node.keys, node.admin_keys, node.db_url)
+    twin = Node(SiteServer(node.server.name, sites.sites_dir, free_port()), node.keys, node.admin_keys, node.db_url,
+                node.public_url)
     sites.nodes.append(twin)
     twin.start()
     return twin
