@@ -114,3 +114,28 @@ def test_slow_answers_within_the_timeout_are_fine(pair: FaultPair) -> None:
     assert pair.pull()["synced"] == 1
     assert pair.state()["failures"] == 0
     pair.assert_converged()
+
+
+def test_a_lost_registration_answer_is_repaired_by_registering_again(pair: FaultPair) -> None:
+    """The producer registered the consumer but its answer was lost: the consumer's save fails with
+    a clear message, and saving again (re-registering the same URL) works — one Event Consumer."""
+    c, p = pair.c, pair.p
+    producer_doc = c.get("Event Producer", pair.producer_url)
+    c.delete("Event Producer", pair.producer_url)
+    assert p.get_list("Event Consumer") == [], "deleting the Event Producer ends the subscription there too"
+    doc = {"doctype": "Event Producer", "producer_url": pair.producer_url, "user": producer_doc["user"],
+           "api_key": pair.producer.keys["api_key"], "api_secret": pair.producer.keys["api_secret"],
+           "poll_interval": 1, "producer_doctypes": [{"ref_doctype": r, "use_same_name": 1} for r in pair.doctypes]}
+
+    pair.proxy.fault("register_consumer", "drop", times=1)
+    r = c.http.post("/api/resource/Event Producer", json=doc)
+    assert r.status_code == 417 and "could not reach" in r.json()["message"], r.text
+    assert c.get_list("Event Producer") == []
+    assert [e["name"] for e in p.get_list("Event Consumer")] == [pair.consumer.url], "registered, answer lost"
+
+    c.insert(doc)
+    assert [e["name"] for e in p.get_list("Event Consumer")] == [pair.consumer.url]
+    pair.approve(*pair.doctypes)
+    p.insert({"doctype": "Supplier", "supplier_name": "Registered Twice"})
+    assert pair.pull()["synced"] == 1
+    pair.assert_converged()
