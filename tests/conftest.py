@@ -92,7 +92,7 @@ def serve(sites_dir: Path) -> Iterator:
     servers: list[SiteServer] = []
     yield _server_factory(sites_dir, servers)
     for server in servers:
-        server.stop()
+        server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def serve_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     servers: list[SiteServer] = []
     yield _server_factory(tmp_path_factory.mktemp("sites"), servers)
     for server in servers:
-        server.stop()
+        server.shutdown()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

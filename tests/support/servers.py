@@ -56,6 +56,7 @@ class SiteServer:
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
     log_path: Path | None = None
+    clients: list[Api] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -86,6 +87,16 @@ class SiteServer:
             time.sleep(0.1)
         raise AssertionError(f"serve did not answer in {timeout}s: {self.log()}")
 
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
+
+    def shutdown(self) -> None:
+        """End of the test: close the clients and stop the process."""
+        self.close_clients()
+        self.stop()
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -106,10 +117,12 @@ class SiteServer:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path and self.log_path.exists() else ""
 
     def client(self, api_key: str | None = None, api_secret: str | None = None) -> Api:
-        return Api(self.url, api_key, api_secret)
+        api = Api(self.url, api_key, api_secret)
+        self.clients.append(api)
+        return api
 
     def admin(self) -> Api:
-        api = Api(self.url)
+        api = self.client()
         api.login("Administrator", self.admin_password)
         return api
 
