@@ -3,7 +3,9 @@ add columns at run time, and other Site objects on the same database (other proc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from docstream.errors import DoesNotExistError, UnknownFieldError, ValidationErr
 from docstream.model.doctypes import import_doctype
 from docstream.site import Site
 from tests.model.conftest import tag
+from tests.support.servers import run_cli
 
 PG_TYPES = {
     "title": "text", "qty": "bigint", "weight": "double precision", "price": "double precision",
@@ -168,6 +171,19 @@ def test_new_doctype_gets_a_table_and_a_changed_one_a_column(site: Site, other: 
     assert site.session().get(name, first["name"])["size_cm"] is None  # old rows keep working
     doc = other.session().insert({"doctype": name, "label": "b", "size_cm": "2.5"})
     assert site.session().get(name, doc["name"])["size_cm"] == 2.5
+
+
+def test_a_doctype_changed_by_another_process(site: Site, tmp_path: Path) -> None:
+    name = tag("Remote ")
+    definition = {"name": name, "fields": [{"fieldname": "a", "fieldtype": "Data"}]}
+    import_doctype(site.session(), definition)
+    site.session().insert({"doctype": name, "a": "before"})
+    definition["fields"].append({"fieldname": "added_elsewhere", "fieldtype": "Int"})
+    path = tmp_path / "changed.json"
+    path.write_text(json.dumps(definition))
+    run_cli(site.path.parent, "doctype", "import", str(path), site=site.name)  # another process
+    doc = site.session().insert({"doctype": name, "a": "after", "added_elsewhere": "7"})
+    assert doc["added_elsewhere"] == 7
 
 
 def test_a_failed_doctype_change_changes_nothing(site: Site) -> None:
