@@ -27,6 +27,7 @@ class BackgroundWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._busy: set[str] = set()
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(1, int(site.settings["worker_threads"])),
                                         thread_name_prefix="docstream-pull")
@@ -79,6 +80,7 @@ class BackgroundWorker:
     def _submit(self, producer: str) -> None:
         with self._lock:
             if producer in self._busy:
+                self._again.add(producer)
                 return
             self._busy.add(producer)
         self._pool.submit(self._pull, producer)
@@ -95,6 +97,10 @@ class BackgroundWorker:
         finally:
             with self._lock:
                 self._busy.discard(producer)
+                again = producer in self._again
+                self._again.discard(producer)
+            if again:  # it fell due again during this pull (say, notified): pull now, not next tick
+                self._wake.set()
 
     def _prune(self) -> None:
         from docstream.streaming.retention import prune
