@@ -16,6 +16,7 @@ import pytest
 from tests.faults.conftest import FaultPair, Node, Sites, make_pair, scale, wait_for
 from tests.faults.workload import STREAMED, Outcome, Workload
 
+PAGE = 5
 ROWS = [{"ref_doctype": "Customer", "use_same_name": 1}, {"ref_doctype": "Item", "use_same_name": 1},
         {"ref_doctype": "Sales Invoice", "use_same_name": 0}]
 
@@ -29,28 +30,53 @@ def forget_lease(node: Node) -> None:
 
 @pytest.mark.slow
 def test_consumer_killed_during_catch_up_applies_every_event_once(sites: Sites, rng) -> None:
-    pair = make_pair(sites, "kill-c", consumer={"pull_page_size": 10})
+    pair = make_pair(sites, "kill-c", proxied=True, consumer={"pull_page_size": PAGE}, seed=rng.randrange(2**31))
     pair.subscribe(ROWS)
     pair.consumer.server.stop()
+    start = pair.consumer.db().value('SELECT cursor FROM "__sync_state"')
     with pair.producer.admin_client() as http:
-        Workload(http, rng, "crash").run(scale(90))
+        work = Workload(http, rng, "crash")
+        while work.outcome.writes < scale(100):
+            work.step()
+            if work.outcome.writes >= scale(50) and not work.linked & {"crash-co"}:
+                _invoice_needing_a_fetch(pair, work, start)
     head = pair.head()
-    mid_catch_up = 0
-    for kill in range(scale(4)):
+
+    # first, a kill certainly inside a page's transaction: the page holds an invoice whose Company
+    # (not streamed) must be fetched, and the proxy holds that fetch while events before it are applied
+    pair.proxy.fault("get_updates", "delay", seconds=0.1)  # pages come slowly: the kills land mid-catch-up
+    pair.proxy.fault("get_documents", "delay", times=1, seconds=30)
+    pair.consumer.start()
+    wait_for(lambda: pair.proxy.seen("get_documents"), what="the page with the invoice to be applied")
+    pair.consumer.kill()
+    assert pair.consumer.db().value('SELECT cursor FROM "__sync_state"') < head
+    forget_lease(pair.consumer)
+    kills = []
+    for kill in range(scale(4)):  # then at random: mid-page, mid-transaction, between pages
         before = pair.consumer.db().value('SELECT cursor FROM "__sync_state"')
         pair.consumer.start()
-        if kill % 2:  # after some progress, then at a random instant: mid-page, mid-transaction, between pages
+        if kill % 2:
             wait_for(lambda: pair.state()["cursor"] > before or pair.caught_up(), what="progress after the restart",
                      every=0.02)
         threading.Event().wait(rng.uniform(0.0, 0.5))
         pair.consumer.kill()
-        cursor = pair.consumer.db().value('SELECT cursor FROM "__sync_state"')
-        mid_catch_up += before < cursor < head
+        kills.append((before, pair.consumer.db().value('SELECT cursor FROM "__sync_state"'), head))
         forget_lease(pair.consumer)
-    assert mid_catch_up >= 1, "no kill landed during the catch-up: make the backlog bigger"
+    print(f"random kills (cursor at start, at the kill, head): {kills}")
     pair.consumer.start()
     pair.wait_caught_up(timeout=60)
     pair.assert_converged()
+
+
+def _invoice_needing_a_fetch(pair: FaultPair, work: Workload, start: int) -> None:
+    """An invoice whose Company is not streamed (so applying it fetches), third in its page."""
+    while (pair.head() - start) % PAGE != 2:  # pages are PAGE events from the consumer's first cursor
+        work.new_customer()
+    pair.p.insert({"doctype": "Company", "company_name": "Crash Co", "abbr": "CC"})
+    customer = work.customers[-1]
+    pair.p.insert({"doctype": "Sales Invoice", "customer": customer, "company": "Crash Co", "items": []})
+    work.linked |= {"crash-co", customer}
+    work.outcome.writes += 1
 
 
 def _write_until_killed(pair: FaultPair, rng, prefix: str, writers: int) -> list[Outcome]:
