@@ -130,6 +130,11 @@ class Meta:
     def json_fieldnames(self) -> frozenset[str]:
         return frozenset(f.fieldname for f in self.value_fields if f.fieldtype == "JSON")
 
+    @cached_property
+    def json_positions(self) -> tuple[int, ...]:
+        """Where in ``columns`` the JSON fields are (their values are converted when stored)."""
+        return tuple(i for i, c in enumerate(self.columns) if c in self.json_fieldnames)
+
     # What validation looks at, in field order (tables included: their rows are checked too).
     @cached_property
     def mandatory_checks(self) -> list[DocField]:

@@ -51,7 +51,7 @@ def insert_new(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> 
     One statement instead of a look-up and an insert, and no failed statement (which would spoil
     the transaction on PostgreSQL) when the name is taken."""
     query = _insert_sql(meta.table_name, tuple(meta.columns), if_new=True)
-    if not db.execute(query, _values(meta, doc)):
+    if not db.execute(query, values(meta, doc)):
         return False
     _insert_children(db, meta, doc, get_meta)
     return True
@@ -82,7 +82,7 @@ def delete_children(db: Database, meta: Meta, name: str, get_meta: Any) -> None:
 
 
 def _insert_row(db: Database, meta: Meta, doc: dict[str, Any]) -> None:
-    db.sql(_insert_sql(meta.table_name, tuple(meta.columns)), _values(meta, doc))
+    db.sql(_insert_sql(meta.table_name, tuple(meta.columns)), values(meta, doc))
 
 
 @lru_cache(maxsize=1024)
@@ -114,11 +114,12 @@ def stamp_children(meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
                 row["name"] = secrets.token_hex(5)
 
 
-def _values(meta: Meta, doc: dict[str, Any]) -> list[Any]:
+def values(meta: Meta, doc: dict[str, Any]) -> list[Any]:
     """The row for ``meta.columns`` (only JSON values need converting)."""
-    if meta.json_fieldnames:
-        return [_value(meta, c, doc) for c in meta.columns]
-    return [doc.get(c) for c in meta.columns]
+    out = [doc.get(c) for c in meta.columns]
+    for i in meta.json_positions:
+        out[i] = to_db(meta.get_field(meta.columns[i]), out[i], "")
+    return out
 
 
 def _value(meta: Meta, column: str, doc: dict[str, Any]) -> Any:

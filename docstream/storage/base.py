@@ -29,12 +29,15 @@ class _TxState(threading.local):
         self.savepoints = 0
         self.after_commit: list[Any] = []
         self.on_rollback: list[Any] = []
+        self.deferred: list[tuple[str, Sequence[Any]]] = []
 
 
 class Database(ABC):
     """A site's database. Thread-safe; one transaction per thread at a time."""
 
     dialect: str = ""
+    # True when sending several statements at once saves round trips (a server, not a library)
+    batches_statements: bool = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -69,9 +72,10 @@ class Database(ABC):
     def table_columns(self, table: str) -> set[str]: ...
 
     @abstractmethod
-    def lock_key(self, key: str, shared: bool = False) -> None:
+    def lock_key(self, key: str, shared: bool = False, defer: bool = False) -> None:
         """Take a lock named ``key`` held until the current transaction ends; shared locks only
-        exclude exclusive ones."""
+        exclude exclusive ones. With ``defer`` the lock is taken just before the transaction's
+        next statement, sent together with it (see ``defer``)."""
 
     @abstractmethod
     def try_lock_key(self, key: str) -> bool:
@@ -96,15 +100,18 @@ class Database(ABC):
             return
         conn = self._acquire(write)
         tx.conn, tx.depth, tx.write, tx.after_commit, tx.on_rollback = conn, 1, write, [], []
+        tx.deferred = []
         committed = False
         try:
             self._guard(self._begin, conn, write)
             yield
+            if tx.deferred:
+                self._guard(self._run_batch, conn, self._take_deferred())
             tx.depth, tx.conn = 0, None
             self._guard(conn.commit)
             committed = True
         finally:
-            tx.depth, tx.conn = 0, None
+            tx.depth, tx.conn, tx.deferred = 0, None, []
             callbacks = tx.after_commit if committed else tx.on_rollback
             tx.after_commit, tx.on_rollback = [], []
             if not committed:
@@ -143,6 +150,17 @@ class Database(ABC):
             self.sql(f"RELEASE SAVEPOINT {name}")
 
     # -- statements --------------------------------------------------------
+    def defer(self, query: str, params: Sequence[Any] = ()) -> None:
+        """Run ``query`` (its rows are not wanted) before the next statement of the current
+        transaction, or before its commit. Where the database is a server the two travel in one
+        round trip; otherwise it runs at once. Its errors surface at that next statement."""
+        if not self._tx.depth:
+            raise RuntimeError("defer outside a transaction")
+        if not self.batches_statements:
+            self.sql(query, params)
+            return
+        self._tx.deferred.append((query, params))
+
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; rows as dicts (empty for statements without rows)."""
         return self._execute(query, params)[0]
@@ -159,13 +177,28 @@ class Database(ABC):
 
     def executemany(self, query: str, seq: Iterable[Sequence[Any]]) -> None:
         with self.transaction():
+            if self._tx.deferred:
+                self._guard(self._run_batch, self._tx.conn, self._take_deferred())
             self._guard(self._run_many, self._tx.conn, query, seq)
 
     def _execute(self, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
         if self._tx.depth:
+            if self._tx.deferred:
+                return self._guard(self._run_batch, self._tx.conn, [*self._take_deferred(), (query, params)])
             return self._guard(self._run, self._tx.conn, query, params)
         with self.transaction(write=_is_write(query)):
             return self._guard(self._run, self._tx.conn, query, params)
+
+    def _take_deferred(self) -> list[tuple[str, Sequence[Any]]]:
+        statements, self._tx.deferred = self._tx.deferred, []
+        return statements
+
+    def _run_batch(self, conn: Any, statements: list[tuple[str, Sequence[Any]]]) -> tuple[list[Row], int]:
+        """Run statements in order; the last one's result. Servers override it to send them at once."""
+        result: tuple[list[Row], int] = ([], -1)
+        for query, params in statements:
+            result = self._run(conn, query, params)
+        return result
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         try:

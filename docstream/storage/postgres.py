@@ -55,6 +55,7 @@ def drop_database(url: str) -> None:
 
 class PostgresDatabase(Database):
     dialect = "postgres"
+    batches_statements = True
 
     def __init__(self, url: str, max_size: int = 10) -> None:
         super().__init__(url)
@@ -81,6 +82,13 @@ class PostgresDatabase(Database):
         cur = conn.execute(_adapt(query), tuple(params) if params else None)
         rows = cur.fetchall() if cur.description else []
         return rows, cur.rowcount
+
+    def _run_batch(self, conn: Any, statements: list[tuple[str, Sequence[Any]]]) -> tuple[list[Row], int]:
+        """The statements in one round trip (pipeline mode), each still its own statement."""
+        with conn.pipeline():
+            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p in statements]
+        last = cursors[-1]
+        return (last.fetchall() if last.description else []), last.rowcount
 
     def _run_many(self, conn: Any, query: str, seq: Iterable[Sequence[Any]]) -> None:
         with conn.cursor() as cur:
@@ -110,9 +118,12 @@ class PostgresDatabase(Database):
         )
         return {r["column_name"] for r in rows}
 
-    def lock_key(self, key: str, shared: bool = False) -> None:
+    def lock_key(self, key: str, shared: bool = False, defer: bool = False) -> None:
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        self.sql(f"SELECT {function}(?)", (advisory_key(key),))
+        if defer:
+            self.defer(f"SELECT {function}(?)", (advisory_key(key),))
+        else:
+            self.sql(f"SELECT {function}(?)", (advisory_key(key),))
 
     def try_lock_key(self, key: str) -> bool:
         return bool(self.value("SELECT pg_try_advisory_xact_lock(?)", (advisory_key(key),)))

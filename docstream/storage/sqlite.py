@@ -102,7 +102,7 @@ class SQLiteDatabase(Database):
     def table_columns(self, table: str) -> set[str]:
         return {r["name"] for r in self.sql(f"PRAGMA table_info({quote(table)})")}
 
-    def lock_key(self, key: str, shared: bool = False) -> None:
+    def lock_key(self, key: str, shared: bool = False, defer: bool = False) -> None:
         # Writers are serialised already (BEGIN IMMEDIATE): holding the write
         # transaction is holding every lock. Record the key for readability.
         if not self.in_transaction:

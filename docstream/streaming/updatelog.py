@@ -8,12 +8,15 @@ a gap that a running transaction could fill later; a rolled-back change gives it
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from docstream.errors import ExpressionError
 from docstream.expressions import compile_expression
+from docstream.model import rows
 from docstream.model.diff import diff, is_empty
 from docstream.model.documents import Session
+from docstream.storage import quote
 from docstream.streaming import notify, records
 
 SEQUENCE_KEY = "docstream:event-update-log"
@@ -62,7 +65,7 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None,
     doctype = (new or old or {})["doctype"]
     if doctype in NOT_STREAMED or session.meta(doctype).istable:
         return
-    session.db.lock_key(SUBSCRIPTION_LOCK, shared=True)
+    session.db.lock_key(SUBSCRIPTION_LOCK, shared=True, defer=True)  # travels with the read below
     rows_ = subscribers(session, doctype)
     if not rows_:
         return
@@ -80,8 +83,22 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None,
 
 
 def append_log(session: Session, values: dict[str, Any]) -> dict[str, Any]:
-    values["sequence"] = _advance(session.db, 1)
-    return records.append(session, "Event Update Log", values)
+    """Append one log with the next sequence: the counter is advanced by a deferred statement that
+    travels with the INSERT, which reads the new value itself (one round trip on PostgreSQL)."""
+    db = session.db
+    meta = session.meta("Event Update Log")
+    doc = records.build(session, meta.name, {**values, "sequence": None})
+    params = [SEQUENCE_KEY if c == "sequence" else v for c, v in zip(meta.columns, rows.values(meta, doc))]
+    with db.transaction():  # the change's own, as a rule
+        db.defer(_advance_sql(1), (SEQUENCE_KEY, 1))
+        doc["sequence"] = int(db.sql(_append_sql(meta.table_name, tuple(meta.columns)), params)[0]["sequence"])
+    return doc
+
+
+@functools.lru_cache(maxsize=16)
+def _append_sql(table: str, columns: tuple[str, ...]) -> str:
+    marks = ", ".join('(SELECT current FROM "tabSeries" WHERE name = ?)' if c == "sequence" else "?" for c in columns)
+    return f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) RETURNING sequence"
 
 
 def lock_sequence(session: Session) -> int:
@@ -92,13 +109,14 @@ def lock_sequence(session: Session) -> int:
 def _advance(db: Any, step: int) -> int:
     """The sequence counter lives in its own row, so pruning old logs can never make it go back.
     Updating the row locks it until commit: appends are serialised and commit in sequence order."""
-    rows_ = db.sql(
-        'INSERT INTO "tabSeries" (name, current) VALUES (?, '
-        '(SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log") + ?) '
-        f'ON CONFLICT (name) DO UPDATE SET current = "tabSeries".current + {int(step)} RETURNING current',
-        (SEQUENCE_KEY, step),
-    )
-    return int(rows_[0]["current"])
+    return int(db.sql(_advance_sql(step) + " RETURNING current", (SEQUENCE_KEY, step))[0]["current"])
+
+
+@functools.lru_cache(maxsize=4)
+def _advance_sql(step: int) -> str:
+    return ('INSERT INTO "tabSeries" (name, current) VALUES (?, '
+            '(SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log") + ?) '
+            f'ON CONFLICT (name) DO UPDATE SET current = "tabSeries".current + {int(step)}')
 
 
 def head(session: Session) -> int:
