@@ -143,7 +143,9 @@ def deep_cursor(backend: str, sizes: Any, repeat: int = 15) -> dict[str, Any]:
         ws.serve(producer, worker=False)
         session = producer.session()
         remote = RemoteSite(producer.url, keys["api_key"], keys["api_secret"])
-        positions = {"start": 0, "end": n - PAGE}
+        # the feed reads up to SCAN_FACTOR pages of rows to fill one (for consumers that are sent few
+        # of the events): the end page starts where as many rows remain, so both read the same rows
+        positions = {"start": 0, "end": n - PAGE * changefeed.SCAN_FACTOR}
 
         def feed(after: int) -> None:
             page = changefeed.get_updates(session, consumer, after, PAGE)
