@@ -48,6 +48,7 @@ def test_consumer_offline_catches_up_on_its_own_page_by_page(sites: Sites, rng) 
     pair.assert_converged()
 
 
+@pytest.mark.slow
 def test_producer_offline_backs_off_then_catches_up_on_its_own(sites: Sites, rng) -> None:
     pair = make_pair(sites, "off-p", proxied=True, consumer={"retry_max_delay": 4}, seed=rng.randrange(2**31))
     pair.subscribe(ROWS)
