@@ -53,8 +53,28 @@ def all_states(db: Database) -> list[dict[str, Any]]:
     return db.sql('SELECT * FROM "__sync_state" ORDER BY producer')
 
 
+def _holder_is_dead(holder: str | None) -> bool:
+    """A lease held by a process of this host that no longer exists (killed mid-pull)."""
+    if not holder or holder.count(":") < 2:
+        return False
+    host, pid, _ = holder.rsplit(":", 2)
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def try_lease(db: Database, producer: str, owner: str) -> bool:
     now = time.time()
+    holder = state(db, producer).get("lease_owner")
+    if holder and holder != owner and _holder_is_dead(holder):
+        db.sql('UPDATE "__sync_state" SET lease_owner = NULL, lease_until = NULL WHERE producer = ? AND lease_owner = ?',
+               (producer, holder))
     with db.transaction():
         touched = db.execute(
             'UPDATE "__sync_state" SET lease_owner = ?, lease_until = ? '
@@ -80,6 +100,11 @@ def advance(db: Database, producer: str, expected: int, cursor: int, head: int) 
         'UPDATE "__sync_state" SET cursor = ?, head = ? WHERE producer = ? AND cursor = ?',
         (cursor, max(head, cursor), producer, expected),
     ) == 1
+
+
+def lock_producer(db: Database, producer: str) -> None:
+    """Lock the producer's state row until this transaction ends (a page being applied holds it too)."""
+    db.sql('UPDATE "__sync_state" SET cursor = cursor WHERE producer = ?', (producer,))
 
 
 def mark_notified(db: Database, producer: str) -> bool:

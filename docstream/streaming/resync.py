@@ -7,7 +7,7 @@ from typing import Any
 
 from docstream.errors import DoesNotExistError, ValidationError
 from docstream.model.documents import Session
-from docstream.streaming import records
+from docstream.streaming import checkpoint, records
 from docstream.streaming.apply import Applier, Outcome
 from docstream.streaming.producers import producer_remote
 
@@ -16,8 +16,6 @@ def resync(session: Session, sync_log: str) -> str:
     """Retry one failed event (and the chain held behind it); ``"Synced"`` or ``"Failed"``."""
     session.check("Event Sync Log", "write", sync_log)
     log = session.get("Event Sync Log", sync_log)
-    if log["status"] == "Synced":
-        return "Synced"
     if log["status"] == "Held":
         raise ValidationError(f"Event Sync Log {sync_log} is held behind {log.get('held_by')}: resync that one",
                               doctype="Event Sync Log", name=sync_log)
@@ -25,7 +23,12 @@ def resync(session: Session, sync_log: str) -> str:
     producer = _producer(site, log["event_producer"])
     applier = Applier(site, producer, producer_remote(site, producer))
     with site.db.transaction():
-        chain = [log] + _held_behind(site, log)
+        # the producer's state row is what a pull's page transaction locks first: holding it, no
+        # page can be holding events behind this one unseen while we replay the chain
+        checkpoint.lock_producer(site.db, log["event_producer"])
+        log = session.get("Event Sync Log", sync_log)
+        held = _held_behind(site, log)
+        chain = ([log] if log["status"] == "Failed" else []) + held  # a Synced log frees what waits on it
         for index, entry in enumerate(chain):
             outcome = _replay(applier, entry)
             _record(site, entry, outcome)

@@ -140,14 +140,7 @@ def test_concurrent_writers_and_racing_pullers_lose_and_double_nothing(sites: Si
     pair.assert_converged()
 
 
-RESYNC_RACE = ("resync.resync and apply.Applier._blocker on PostgreSQL: the pull's page transaction logs an event "
-               "Held behind a Failed one; a resync running at the same moment can't see it yet, replays the failed "
-               "event alone and commits it Synced; the Held event then points at a Synced log and nothing ever "
-               "replays it (nor any later event of that document)")
-
-
-@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.xfail(strict=True,
-                                                                                               reason=RESYNC_RACE))])
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_a_resync_racing_a_pull_leaves_nothing_held_behind_a_synced_event(sites: Sites, engine: str,
                                                                           request: pytest.FixtureRequest) -> None:
     """A pull holds a later event of a failed document behind it while, at the same moment, a resync
