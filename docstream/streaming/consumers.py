@@ -158,10 +158,10 @@ def _start_streaming(session: Session, consumer: dict[str, Any], row: dict[str, 
 def _backfill(session: Session, consumer: str, row: dict[str, Any]) -> None:
     meta = session.meta(row["ref_doctype"])
     condition = (row.get("condition") or "").strip()
-    offset = 0
-    while True:
+    after = ""
+    while True:  # keyset pages on the primary key: each page costs the same, however far in
         names = [r["name"] for r in session.db.sql(
-            f'SELECT name FROM "{meta.table_name}" ORDER BY creation, name LIMIT {BACKFILL_PAGE} OFFSET {offset}'
+            f'SELECT name FROM "{meta.table_name}" WHERE name > ? ORDER BY name LIMIT {BACKFILL_PAGE}', (after,)
         )]
         for name in names:
             doc = rows.read(session.db, meta, name, session.meta)
@@ -171,7 +171,7 @@ def _backfill(session: Session, consumer: str, row: dict[str, Any]) -> None:
                                  "data": dumps(doc), "target": consumer})
         if len(names) < BACKFILL_PAGE:
             return
-        offset += BACKFILL_PAGE
+        after = names[-1]
 
 
 def consumer_remote(site: Any, consumer: str) -> RemoteSite | None:

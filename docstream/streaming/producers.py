@@ -7,6 +7,7 @@ and the local transaction undoes the producer side if it rolls back afterwards.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from docstream.errors import (
@@ -172,6 +173,13 @@ def ensure_remote_fields(session: Session, doctype: str) -> None:
     for field in REMOTE_FIELDS:
         if not meta.has_field(field["fieldname"]):
             system.insert({"doctype": "Custom Field", "dt": doctype, **field})
+    # every later event of such a document finds it by these two columns
+    table = session.meta(doctype).table_name
+    session.db.sql(f'CREATE INDEX IF NOT EXISTS "{_index_name(table)}" ON "{table}" (remote_docname, remote_site_name)')
+
+
+def _index_name(table: str) -> str:
+    return "idx_remote_" + hashlib.sha1(table.encode()).hexdigest()[:16]
 
 
 def _start_cursor(site: Any, producer: str, head: int) -> None:
