@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from docstream.site import Site
+from docstream.storage.postgres import server_reachable
 
 PG_BASE = os.environ.get("DOCSTREAM_BENCH_PG") or os.environ.get("DOCSTREAM_TEST_PG") or "postgresql://postgres@127.0.0.1:5432"
 SUBSCRIBER = "sync@example.com"
@@ -38,13 +39,7 @@ SUBSCRIBER_ROLES = ["System Manager"]
 # -- the machine ----------------------------------------------------------------------------------
 
 def pg_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_BASE + "/postgres", connect_timeout=3):
-            return True
-    except Exception:
-        return False
+    return server_reachable(PG_BASE)
 
 
 def machine() -> str:

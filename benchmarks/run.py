@@ -43,6 +43,7 @@ from docstream.model import validation
 from docstream.model.types import now
 from docstream.site import Site
 from docstream.storage import quote
+from docstream.storage.postgres import server_reachable
 
 PG_BASE = os.environ.get("DOCSTREAM_BENCH_PG") or os.environ.get("DOCSTREAM_TEST_PG") or "postgresql://postgres@127.0.0.1:5432"
 MODES = ("raw executemany, 1 tx", "raw execute, tx per row", "Document, tx per insert", "Document, 1 tx")
@@ -63,13 +64,7 @@ class Result:
 # -- sites -------------------------------------------------------------------------------------
 
 def pg_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_BASE + "/postgres", connect_timeout=3):
-            return True
-    except Exception:
-        return False
+    return server_reachable(PG_BASE)
 
 
 @contextmanager

@@ -45,6 +45,15 @@ def ensure_database(url: str) -> None:
         raise StorageError(f"cannot reach PostgreSQL at {parts.hostname}: {exc}") from exc
 
 
+def server_reachable(base: str, timeout: int = 3) -> bool:
+    """Whether a PostgreSQL server answers at ``base`` (a URL without a database name)."""
+    try:
+        with psycopg.connect(base.rstrip("/") + "/postgres", connect_timeout=timeout):
+            return True
+    except psycopg.Error:
+        return False
+
+
 def drop_database(url: str) -> None:
     parts = urlsplit(url)
     dbname = parts.path.lstrip("/")

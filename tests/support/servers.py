@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from docstream.storage.postgres import server_reachable
+
 PG_BASE = os.environ.get("DOCSTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
@@ -26,13 +28,7 @@ def free_port() -> int:
 
 
 def pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_BASE + "/postgres", connect_timeout=3):
-            return True
-    except Exception:
-        return False
+    return server_reachable(PG_BASE)
 
 
 def run_cli(sites_dir: Path, *args: str, check: bool = True, site: str | None = None) -> subprocess.CompletedProcess[str]:
