@@ -274,12 +274,10 @@ def insert_dependency(session: Session, remote_doc: dict[str, Any]) -> None:
 
 
 def _replace(session: Session, doctype: str, name: str, doc: dict[str, Any]) -> str:
-    current = session.get(doctype, name)
+    current = int(session.get(doctype, name).get("docstatus") or 0)
     wanted = int(doc.get("docstatus") or 0)
-    if int(current.get("docstatus") or 0) == wanted:
-        session.update(doctype, name, {k: v for k, v in doc.items() if k != "name"})
-    elif wanted == 1:
-        session.update(doctype, name, {k: v for k, v in doc.items() if k != "name"})
-    elif wanted == 2:
+    if wanted == 2 and current != 2:
         session.cancel(doctype, name)
+    elif wanted >= current:  # a submitted document can't go back to draft: leave it as it is
+        session.update(doctype, name, {k: v for k, v in doc.items() if k != "name"})
     return name

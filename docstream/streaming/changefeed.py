@@ -14,6 +14,7 @@ from typing import Any
 from docstream.errors import DoesNotExistError, PermissionError, ValidationError
 from docstream.model import rows
 from docstream.model.documents import Session
+from docstream.model.query import parse_json_arg
 from docstream.model.types import now
 from docstream.streaming.checkpoint import record_consumer_progress
 from docstream.streaming.consumers import statuses
@@ -99,8 +100,6 @@ def _int(value: Any, what: str) -> int:
 
 def get_documents(session: Session, docs: Any) -> dict[str, Any]:
     """Documents the consumer needs as dependencies, in one request (read permission checked)."""
-    from docstream.model.query import parse_json_arg
-
     wanted = parse_json_arg(docs, "docs")
     if not isinstance(wanted, list) or len(wanted) > MAX_LIMIT:
         raise ValidationError(f"docs must be a list of at most {MAX_LIMIT} [doctype, name] pairs")

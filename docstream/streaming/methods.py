@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from docstream.api.methods import whitelist
+from docstream.errors import PermissionError
 from docstream.model.documents import Session
 from docstream.streaming import changefeed, checkpoint, consumers
+from docstream.streaming.pull import pull as run_pull
 from docstream.streaming.resync import resync as resync_log, resync_all_failed as resync_every_failed
 from docstream.streaming.status import status as streaming_status
 from docstream.streaming.urls import normalise_url
@@ -47,8 +49,6 @@ def notify(session: Session, event_producer: str) -> str:
     if not rows:
         return "unknown producer"
     if rows[0]["user"] != session.user and not (session.roles & {"System Manager", "Administrator"}):
-        from docstream.errors import PermissionError
-
         raise PermissionError(f"{session.user} is not the Event Subscriber of {url}", doctype="Event Producer")
     checkpoint.mark_notified(session.db, url)
     worker = session.site.services.get("worker")
@@ -60,8 +60,6 @@ def notify(session: Session, event_producer: str) -> str:
 @whitelist("docstream.streaming.pull", methods=("POST",))
 def pull(session: Session, event_producer: str | None = None) -> dict[str, int]:
     """Pull and apply now; returns when everything the producer had at the time is applied."""
-    from docstream.streaming.pull import pull as run_pull
-
     session.check("Event Producer", "write")
     counts = run_pull(session.site, event_producer or None)
     return {"synced": counts["synced"], "failed": counts["failed"], "held": counts["held"]}

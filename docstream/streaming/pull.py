@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from docstream.errors import DocstreamError, MalformedRequestError, TransientError
+from docstream.errors import DocstreamError, DoesNotExistError, MalformedRequestError, TransientError
 from docstream.model.types import now
 from docstream.streaming import checkpoint
 from docstream.streaming.apply import Applier
 from docstream.streaming.producers import mirror_statuses, producer_remote
+from docstream.streaming.urls import normalise_url
 
 Progress = Callable[[int, int], None]
 LEASE_WAIT_SECONDS = 120
@@ -32,15 +33,11 @@ def pull(site: Any, producer_url: str | None = None, progress: Progress | None =
 
 
 def _producers(site: Any, producer_url: str | None) -> list[str]:
-    from docstream.streaming.urls import normalise_url
-
     names = [r["name"] for r in site.db.sql('SELECT name FROM "tabEvent Producer" ORDER BY name')]
     if producer_url is None:
         return names
     wanted = normalise_url(producer_url, "Producer URL")
     if wanted not in names:
-        from docstream.errors import DoesNotExistError
-
         raise DoesNotExistError(f"no Event Producer {wanted} on this site", doctype="Event Producer", name=wanted)
     return [wanted]
 
