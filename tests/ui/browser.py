@@ -97,7 +97,13 @@ class Tab:
         before = rows.count()
         self.page.click(f"[data-table={table}] .btn-add-row")
         rows.nth(before).wait_for()
+        self.settled()  # the new row's inputs have their htmx behaviour only once the swap settled
         return rows.nth(before)
+
+    def settled(self) -> None:
+        """Wait until htmx has no request, swap or settle in flight."""
+        self.page.wait_for_function(
+            "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
 
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
