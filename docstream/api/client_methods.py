@@ -8,6 +8,7 @@ Frappe (``parent`` names the parent DocType for reads).
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -111,8 +112,16 @@ def insert_many(session: Session, docs: Any = None) -> list[str]:
         raise ValidationError("docs must be a JSON list of documents")
     if len(docs) > MAX_INSERT_MANY:
         raise ValidationError(f"only {MAX_INSERT_MANY} inserts are allowed in one request, got {len(docs)}")
+    for doc in docs:
+        _check_doc(doc)
+    names: list[str] = []
     with session.db.transaction():
-        return [_insert(session, doc)["name"] for doc in docs]
+        for is_child, run in itertools.groupby(docs, key=lambda d: _is_child_row(session, d)):
+            if is_child:  # a row added to its parent, one by one as frappe.client.insert does
+                names += [_insert(session, doc)["name"] for doc in run]
+            else:
+                names += [saved["name"] for saved in session.insert_many(list(run))]
+    return names
 
 
 @whitelist("frappe.client.save", methods=_WRITE)
@@ -249,9 +258,20 @@ def _doc_arg(doc: Any, what: str) -> dict[str, Any]:
     return doc
 
 
-def _insert(session: Session, doc: Any) -> dict[str, Any]:
+def _check_doc(doc: Any) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("doctype"), str):
         raise ValidationError("each document must be a JSON object with a doctype")
+
+
+def _is_child_row(session: Session, doc: dict[str, Any]) -> bool:
+    """Whether ``doc`` is a row of a child table. A DocType created earlier in the same batch is
+    not known yet: ``insert_many`` looks it up when its turn comes."""
+    metas = session.site.metas
+    return metas.exists(doc["doctype"]) and metas.get(doc["doctype"]).istable
+
+
+def _insert(session: Session, doc: Any) -> dict[str, Any]:
+    _check_doc(doc)
     if not session.meta(doc["doctype"]).istable:
         return session.insert(doc)
     parenttype, parent, parentfield = (doc.get(k) for k in ("parenttype", "parent", "parentfield"))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from docstream.model.meta import Meta
 from docstream.model.types import from_db, to_db
 from docstream.storage import Database, quote
+
+CHUNK = 500  # names per IN list: well under every database's limit on parameters
 
 
 def read(db: Database, meta: Meta, name: str, get_meta: Any, for_update: bool = False) -> dict[str, Any] | None:
@@ -55,6 +58,30 @@ def insert_new(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> 
         return False
     _insert_children(db, meta, doc, get_meta)
     return True
+
+
+def insert_many(db: Database, meta: Meta, docs: list[dict[str, Any]], get_meta: Any) -> None:
+    """Write new documents with one ``executemany`` per table: the parent rows, then each child
+    table's rows. The caller has checked that no name is taken (``existing_names``)."""
+    if not docs:
+        return
+    db.executemany(_insert_sql(meta.table_name, tuple(meta.columns)), [values(meta, doc) for doc in docs])
+    for field in meta.table_fields:
+        child = get_meta(field.options)
+        children = [values(child, row) for doc in docs for row in doc.get(field.fieldname) or []]
+        if children:
+            db.executemany(_insert_sql(child.table_name, tuple(child.columns)), children)
+
+
+def existing_names(db: Database, meta: Meta, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` are documents of ``meta``: one query per ``CHUNK`` names."""
+    names = list(dict.fromkeys(names))
+    found: set[str] = set()
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start:start + CHUNK]
+        query = f"SELECT name FROM {quote(meta.table_name)} WHERE name IN ({', '.join('?' for _ in chunk)})"
+        found.update(r["name"] for r in db.sql(query, chunk))
+    return found
 
 
 def update(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
