@@ -5,17 +5,19 @@
     python -m benchmarks --repeat 3      # best of three runs each (the figures in docs/performance.md)
     python -m benchmarks --backend sqlite --n 20000 --profile
 
-Four ways of writing the same rows into the same table (``tabToDo``, its indexes included), each
+Five ways of writing the same rows into the same table (``tabToDo``, its indexes included), each
 on a freshly created site so that every run starts from the same state:
 
-  raw executemany, 1 tx     the physical limit: prepared rows, one ``executemany``, one commit
-  raw execute, tx per row   the same rows, one INSERT and one commit each
-  Document, tx per insert   ``session.insert(doc)`` per ToDo, each its own transaction (realistic)
-  Document, 1 tx            the same calls inside one outer transaction
+  raw executemany, 1 tx         the physical limit: prepared rows, one ``executemany``, one commit
+  raw execute, tx per row       the same rows, one INSERT and one commit each
+  Document, tx per insert       ``session.insert(doc)`` per ToDo, each its own transaction (realistic)
+  Document, 1 tx                the same calls inside one outer transaction
+  Document insert_many, 1 tx    one ``session.insert_many(docs)``: the batched path, one commit
 
 A fair ratio compares like with like: the Document layer per insert against raw per row (both
-pay one commit per row), and the Document layer in one transaction against raw executemany
-(both pay one commit). The brief's headline ratio is Document-per-insert against raw executemany.
+pay one commit per row), and the Document layer in one transaction, one insert at a time or
+batched, against raw executemany (all pay one commit). The brief's headline ratio is
+Document-per-insert against raw executemany.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ from docstream.storage import quote
 from docstream.storage.postgres import server_reachable
 
 PG_BASE = os.environ.get("DOCSTREAM_BENCH_PG") or os.environ.get("DOCSTREAM_TEST_PG") or "postgresql://postgres@127.0.0.1:5432"
-MODES = ("raw executemany, 1 tx", "raw execute, tx per row", "Document, tx per insert", "Document, 1 tx")
+MODES = ("raw executemany, 1 tx", "raw execute, tx per row", "Document, tx per insert", "Document, 1 tx",
+         "Document insert_many, 1 tx")
 
 
 @dataclass
@@ -146,7 +149,17 @@ def document_one_tx(site: Site, n: int) -> float:
     return time.perf_counter() - start
 
 
-RUNNERS: dict[str, Callable[[Site, int], float]] = dict(zip(MODES, (raw_executemany, raw_per_row, document_per_insert, document_one_tx)))
+def document_insert_many(site: Site, n: int) -> float:
+    docs = [todo(i) for i in range(n)]
+    session = site.session()
+    start = time.perf_counter()
+    session.insert_many(docs)
+    return time.perf_counter() - start
+
+
+RUNNERS: dict[str, Callable[[Site, int], float]] = dict(zip(MODES, (
+    raw_executemany, raw_per_row, document_per_insert, document_one_tx, document_insert_many,
+)))
 
 
 def measure(backend: str, mode: str, n: int, global_hooks: bool = True) -> float:
@@ -169,14 +182,19 @@ def measure_all(backend: str, n: int, repeat: int, global_hooks: bool = True) ->
     return [Result(backend, mode, n, min(times[mode])) for mode in MODES]
 
 
-def profile(backend: str, n: int, global_hooks: bool = True, top: int = 25) -> str:
+def profile(backend: str, n: int, global_hooks: bool = True, top: int = 25, batched: bool = False) -> str:
+    """cProfile of the Document-layer inserts: one ``insert`` per transaction, or (``batched``)
+    one ``insert_many`` of them all."""
     with fresh_site(backend, global_hooks) as site:
         docs = [todo(i) for i in range(n)]
         session = site.session()
         profiler = cProfile.Profile()
         profiler.enable()
-        for doc in docs:
-            session.insert(doc)
+        if batched:
+            session.insert_many(docs)
+        else:
+            for doc in docs:
+                session.insert(doc)
         profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
@@ -191,17 +209,18 @@ def ratios(results: list[Result]) -> dict[str, float]:
         "Document tx per insert / raw executemany (headline)": rate[MODES[2]] / rate[MODES[0]],
         "Document tx per insert / raw tx per row (fair)": rate[MODES[2]] / rate[MODES[1]],
         "Document 1 tx / raw executemany (fair)": rate[MODES[3]] / rate[MODES[0]],
+        "Document insert_many / raw executemany (fair, batched)": rate[MODES[4]] / rate[MODES[0]],
     }
 
 
 def report(results: list[Result]) -> str:
-    lines = [f"{'backend':<10} {'mode':<26} {'docs':>7} {'seconds':>9} {'docs/s':>10}"]
+    lines = [f"{'backend':<10} {'mode':<28} {'docs':>7} {'seconds':>9} {'docs/s':>10}"]
     for r in results:
-        lines.append(f"{r.backend:<10} {r.mode:<26} {r.n:>7} {r.seconds:>9.3f} {r.rate:>10,.0f}")
+        lines.append(f"{r.backend:<10} {r.mode:<28} {r.n:>7} {r.seconds:>9.3f} {r.rate:>10,.0f}")
     for backend in dict.fromkeys(r.backend for r in results):
         lines.append("")
         for label, value in ratios([r for r in results if r.backend == backend]).items():
-            lines.append(f"{backend:<10} {label:<52} {value:>6.1%}")
+            lines.append(f"{backend:<10} {label:<54} {value:>6.1%}")
     return "\n".join(lines)
 
 
@@ -233,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (200 ToDos, one repeat)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best counts (default 1)")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "all"), default="all")
-    parser.add_argument("--profile", action="store_true", help="also profile the Document-layer insert path")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile the Document-layer insert paths (one insert per transaction; insert_many)")
     parser.add_argument("--without-global-hooks", action="store_true",
                         help="drop the hooks every DocType runs (the update log's): the Document layer alone")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -265,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends:
             print(f"\n== profile: Document layer, tx per insert, {backend}, {n} ToDos\n")
             print(profile(backend, n, hooks))
+            print(f"\n== profile: Document layer, insert_many, {backend}, {n} ToDos\n")
+            print(profile(backend, n, hooks, batched=True))
     return 0
 
 

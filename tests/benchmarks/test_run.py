@@ -19,6 +19,7 @@ def test_quick_mode_runs_every_measurement(capsys: pytest.CaptureFixture[str], b
         "Document tx per insert / raw executemany (headline)",
         "Document tx per insert / raw tx per row (fair)",
         "Document 1 tx / raw executemany (fair)",
+        "Document insert_many / raw executemany (fair, batched)",
     }
 
 
@@ -26,4 +27,4 @@ def test_text_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick", "--backend", "sqlite"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("machine: ") and "command: python -m benchmarks --quick --backend sqlite" in out
-    assert "Document, tx per insert" in out and "(fair)" in out
+    assert "Document, tx per insert" in out and "Document insert_many, 1 tx" in out and "(fair)" in out
