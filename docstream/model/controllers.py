@@ -39,8 +39,22 @@ def validate_doctype(session: Any, doc: dict[str, Any], old: Any) -> None:
         if row["fieldname"] in seen:
             raise ValidationError(f"DocType {name}: field {row['fieldname']!r} appears twice", doctype="DocType", field="fields")
         seen.add(row["fieldname"])
+    _check_keyed_by(session, doc, old)
     if old is not None and session.site.metas.exists(name):
         _check_no_type_change(session.meta(name), doc)
+
+
+def _check_keyed_by(session: Any, doc: dict[str, Any], old: Any) -> None:
+    key, name = doc.get("keyed_by") or "", doc.get("name")
+    if old is not None and key != (old.get("keyed_by") or ""):
+        raise ValidationError(f"DocType {name}: keyed_by is set when the DocType is created and can't change",
+                              doctype="DocType", field="keyed_by")
+    if not key:
+        return
+    field = next((r for r in doc.get("fields") or [] if r.get("fieldname") == key), None)
+    if field is None or field.get("fieldtype") != "Int" or doc.get("istable"):
+        raise ValidationError(f"DocType {name}: keyed_by must name an Int field of a DocType that is not a child table",
+                              doctype="DocType", field="keyed_by")
 
 
 def _check_field(session: Any, row: dict[str, Any], where: str) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 from docstream.errors import ValidationError
 from docstream.model.documents import Session
 
-_KEYS = ("module", "autoname", "istable", "is_submittable", "title_field", "fields", "permissions")
+_KEYS = ("module", "autoname", "istable", "is_submittable", "title_field", "sort_field", "sort_order", "keyed_by",
+         "fields", "permissions")
 
 
 def import_doctype(session: Session, definition: Any) -> list[str]:

@@ -88,6 +88,9 @@ class Meta:
     istable: bool = False
     is_submittable: bool = False
     title_field: str = ""
+    sort_field: str = ""
+    sort_order: str = ""
+    keyed_by: str = ""  # an Int field keying the table in place of name (see schema)
     fields: list[DocField] = field(default_factory=list)
     permissions: list[dict[str, Any]] = field(default_factory=list)
     custom: bool = False
@@ -95,6 +98,12 @@ class Meta:
 
     def __post_init__(self) -> None:
         self._by_name = {f.fieldname: f for f in self.fields}
+
+    @property
+    def default_order(self) -> str:
+        """How lists are ordered when no order is asked for (Frappe's sort_field / sort_order)."""
+        field = self.sort_field if self.sort_field and self.is_known(self.sort_field) else "modified"
+        return f"{field} {'asc' if self.sort_order == 'ASC' else 'desc'}"
 
     @property
     def table_name(self) -> str:
@@ -163,6 +172,9 @@ class Meta:
             istable=bool(d.get("istable")),
             is_submittable=bool(d.get("is_submittable")),
             title_field=d.get("title_field") or "",
+            sort_field=d.get("sort_field") or "",
+            sort_order=(d.get("sort_order") or "").upper(),
+            keyed_by=d.get("keyed_by") or "",
             fields=fields,
             permissions=[
                 {"role": p["role"], **{k: int(bool(p.get(k))) for k in PERM_TYPES}}

@@ -140,7 +140,10 @@ def _scalar(value: Any, field: DocField | None) -> Any:
 
 def order_clause(meta: Meta, order_by: str | None, alias: str = "t") -> str:
     if not order_by:
-        return f"{alias}.{quote('modified')} DESC, {alias}.name DESC"
+        field, direction = meta.default_order.split(" ")
+        direction = direction.upper()
+        tie = "" if field in ("name", meta.keyed_by) else f", {alias}.name {direction}"  # the key is unique
+        return f"{alias}.{quote(field)} {direction}{tie}"
     parts = []
     for piece in str(order_by).split(","):
         match = _ORDER.match(piece)

@@ -45,13 +45,23 @@ def sync_table(db: Database, meta: Meta) -> None:
 def _create(db: Database, meta: Meta) -> None:
     columns = [f"{quote(c)} {_std_type(db, c)}" for c in meta.std_fields]
     columns += [f"{quote(f.fieldname)} {db.column_type(f.fieldtype)}" for f in meta.value_fields]
+    if meta.keyed_by:
+        # An append-only log pays for every B-tree on every write: the table is keyed by the
+        # Int field (on SQLite the rowid itself, so rows are appended to one B-tree) and name is
+        # only unique. No index on modified or Links either: such tables are read by their key.
+        key = meta.keyed_by
+        columns = [
+            f"{quote('name')} TEXT NOT NULL UNIQUE" if c.startswith(f"{quote('name')} ") else
+            f"{quote(key)} {db.column_type('Int')} NOT NULL PRIMARY KEY" if c.startswith(f"{quote(key)} ") else c
+            for c in columns
+        ]
     db.sql(f"CREATE TABLE IF NOT EXISTS {quote(meta.table_name)} ({', '.join(columns)})")
     _indexes(db, meta)
 
 
 def _indexes(db: Database, meta: Meta) -> None:
     table = meta.table_name
-    wanted = ["modified"] + [f.fieldname for f in meta.link_fields]
+    wanted = [] if meta.keyed_by else ["modified"] + [f.fieldname for f in meta.link_fields]
     if meta.istable:
         wanted.append("parent")
     for column in wanted:
@@ -60,7 +70,7 @@ def _indexes(db: Database, meta: Meta) -> None:
             f"ON {quote(table)} ({quote(column)})"
         )
     for f in meta.value_fields:
-        if f.unique:
+        if f.unique and f.fieldname != meta.keyed_by:
             db.sql(
                 f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(_index_name(table, f.fieldname, 'uniq'))} "
                 f"ON {quote(table)} ({quote(f.fieldname)})"

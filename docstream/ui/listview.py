@@ -16,7 +16,6 @@ from docstream.ui.indicators import ROW_STATUS_TABLES, Indicator, row_indicators
 from docstream.ui.urls import list_url
 
 PAGE_LENGTHS = (20, 100, 500)
-DEFAULT_ORDER = "modified desc"
 MAX_COLUMNS = 6
 _EXACT = frozenset({"Select", "Link", "Dynamic Link", "Check", "Int", "Float", "Currency", "Percent", "Date", "Datetime", "Time"})
 _FILTERABLE = _EXACT | {"Data", "Small Text", "Text", "Long Text", "Code", "Read Only", "Phone"}
@@ -49,7 +48,7 @@ class ListState:
         """This list's URL with some parameters changed (paging, sorting, page length)."""
         params: dict[str, Any] = {**self.active, "order_by": self.order_by, "page_length": self.page_length}
         params.update(changes)
-        if params.get("order_by") == DEFAULT_ORDER:
+        if params.get("order_by") == self.meta.default_order:
             params.pop("order_by")
         if params.get("page_length") == PAGE_LENGTHS[0]:
             params.pop("page_length")
@@ -104,7 +103,7 @@ def load(session: Any, meta: Meta, params: dict[str, str], flash: str = "") -> L
     try:
         order_by, message = _order(meta, params.get("order_by")), ""
     except ValidationError as exc:
-        order_by, message = DEFAULT_ORDER, exc.message
+        order_by, message = meta.default_order, exc.message
     cols = columns(meta)
     fields = list(dict.fromkeys(["name", "modified", "docstatus", *[f.fieldname for f in cols], *_extra_fields(meta)]))
     rows = session.get_list(meta.name, fields=fields, filters=filters, order_by=order_by,
@@ -147,7 +146,7 @@ def _extra_fields(meta: Meta) -> list[str]:
 
 def _order(meta: Meta, raw: str | None) -> str:
     if not raw:
-        return DEFAULT_ORDER
+        return meta.default_order
     fieldname, _, direction = raw.strip().partition(" ")
     direction = direction.strip().lower() or "asc"
     f = meta.get_field(fieldname)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from docstream.errors import DoesNotExistError, UnknownFieldError, ValidationError
+from docstream.errors import DoesNotExistError, DuplicateEntryError, UnknownFieldError, ValidationError
 from docstream.model.doctypes import import_doctype
 from docstream.site import Site
 from tests.model.conftest import tag
@@ -223,7 +223,53 @@ def test_a_doctype_can_be_deleted_only_when_custom_and_empty(site: Site) -> None
     ({"name": "Tabled", "fields": [{"fieldname": "rows", "fieldtype": "Table", "options": "Customer"}]},
      "not a child table"),
     ({"fields": []}, "with a name"),
+    ({"name": "Keyless", "keyed_by": "seq", "fields": [{"fieldname": "seq", "fieldtype": "Data"}]}, "keyed_by must name an Int"),
+    ({"name": "Keyless", "keyed_by": "nowhere", "fields": []}, "keyed_by must name an Int"),
 ])
 def test_bad_doctype_definitions(site: Site, definition: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         import_doctype(site.session(), definition)
+
+
+LOG_DOCTYPE = {"name": "Audit Entry", "autoname": "field:seq", "keyed_by": "seq", "sort_field": "seq", "sort_order": "ASC",
+               "fields": [{"fieldname": "seq", "fieldtype": "Int", "reqd": 1},
+                          {"fieldname": "note", "fieldtype": "Data"},
+                          {"fieldname": "customer", "fieldtype": "Link", "options": "Customer"}]}
+
+
+def test_a_table_keyed_by_an_int_field_has_no_other_index_than_name(site: Site) -> None:
+    """keyed_by: the Int field keys the table (SQLite: the rowid), name is only unique, and
+    nothing else is indexed — not modified, not the Link — so an append writes the fewest B-trees."""
+    session = site.session()
+    import_doctype(session, LOG_DOCTYPE)
+    if site.db.dialect == "sqlite":  # the key is the rowid: the table's own B-tree, no index of its own
+        assert indexed_columns(site, "tabAudit Entry") == {"name": True}
+        assert [r["name"] for r in site.db.sql('PRAGMA table_info("tabAudit Entry")') if r["pk"]] == ["seq"]
+    else:
+        assert indexed_columns(site, "tabAudit Entry") == {"seq": True, "name": True}
+    for seq in (3, 1, 2):
+        session.insert({"doctype": "Audit Entry", "seq": seq, "note": f"n{seq}"})
+    assert session.get("Audit Entry", "2")["note"] == "n2"
+    assert [r["name"] for r in session.get_list("Audit Entry")] == ["1", "2", "3"]  # sort_field seq, ASC
+    with pytest.raises(DuplicateEntryError):
+        session.insert({"doctype": "Audit Entry", "seq": 2})
+    session.delete("Audit Entry", "2")
+    assert [r["name"] for r in session.get_list("Audit Entry", order_by="seq desc")] == ["3", "1"]
+
+
+def test_keyed_by_cannot_change_after_creation(site: Site) -> None:
+    session = site.session()
+    import_doctype(session, LOG_DOCTYPE)
+    with pytest.raises(ValidationError, match="can't change"):
+        import_doctype(session, {**LOG_DOCTYPE, "keyed_by": ""})
+
+
+def test_the_default_order_follows_sort_field_and_sort_order(site: Site) -> None:
+    session = site.session()
+    import_doctype(session, {"name": "Ranked", "autoname": "field:title", "sort_field": "rank", "sort_order": "ASC",
+                             "fields": [{"fieldname": "title", "fieldtype": "Data"}, {"fieldname": "rank", "fieldtype": "Int"}]})
+    for title, rank in (("b", 2), ("c", 3), ("a", 1)):
+        session.insert({"doctype": "Ranked", "title": title, "rank": rank})
+    assert [r["name"] for r in session.get_list("Ranked")] == ["a", "b", "c"]
+    assert session.meta("Ranked").default_order == "rank asc"
+    assert session.meta("Note").default_order == "modified desc"
