@@ -175,11 +175,10 @@ def deep_cursor(backend: str, sizes: Any, repeat: int = 15) -> dict[str, Any]:
 
 
 def bulk_log(site: Site, n: int) -> float:
-    """n Create logs of ToDo, as ``append_log`` writes them, by executemany; the counter set to n."""
+    """n Create logs of ToDo, as ``append_log`` writes them (named by their sequence), by executemany."""
     from docstream.model import rows, validation
     from docstream.model.types import now
     from docstream.streaming import records
-    from docstream.streaming.updatelog import SEQUENCE_KEY
 
     meta = site.metas.get("Event Update Log")
     query = rows._insert_sql(meta.table_name, tuple(meta.columns))
@@ -193,13 +192,11 @@ def bulk_log(site: Site, n: int) -> float:
             docname = secrets.token_hex(5)
             data = {**todo(seq), "name": docname, "status": "Open", "owner": "Administrator",
                     "creation": stamp, "modified": stamp, "docstatus": 0, "idx": 0}
-            doc = {**template, "name": secrets.token_hex(6), "owner": "Administrator", "creation": stamp,
+            doc = {**template, "name": str(seq), "owner": "Administrator", "creation": stamp,
                    "modified": stamp, "modified_by": "Administrator", "docname": docname, "sequence": seq,
                    "data": records.dumps(data)}
             batch.append([rows.to_db_value(meta, c, doc.get(c)) for c in meta.columns])
         site.db.executemany(query, batch)
-    site.db.sql('INSERT INTO "tabSeries" (name, current) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET current = ?',
-                (SEQUENCE_KEY, n, n))
     if site.db.dialect == "postgres":
         site.db.sql('ANALYZE "tabEvent Update Log"')  # as autovacuum would have, long before a log grows this long
     return time.perf_counter() - start

@@ -32,6 +32,7 @@ ROW_IGNORED: frozenset[str] = frozenset(
     {"parent", "parentfield", "parenttype", "doctype", "modified", "modified_by", "creation", "owner"}
 )
 _TABLE_KEYS = ("added", "removed", "row_changed")
+_SCALARS = (str, int, float, type(None))
 
 
 def diff(
@@ -44,10 +45,12 @@ def diff(
         if key in ignored:
             continue
         before, after = old.get(key), new.get(key)
+        if type(before) is type(after) and isinstance(before, _SCALARS) and before == after:
+            continue  # most fields (containers are compared deeply: False == 0 inside them too)
         if _is_table(before) and _is_table(after):
             _diff_table(key, before, after, out)
         elif not _same(before, after):
-            out["changed"][key] = copy.deepcopy(after)
+            out["changed"][key] = after if isinstance(after, _SCALARS) else copy.deepcopy(after)
     return out
 
 

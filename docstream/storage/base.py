@@ -30,6 +30,7 @@ class _TxState(threading.local):
         self.after_commit: list[Any] = []
         self.on_rollback: list[Any] = []
         self.deferred: list[tuple[str, Sequence[Any]]] = []
+        self.memo: dict[Any, Any] = {}
 
 
 class Database(ABC):
@@ -100,18 +101,17 @@ class Database(ABC):
             return
         conn = self._acquire(write)
         tx.conn, tx.depth, tx.write, tx.after_commit, tx.on_rollback = conn, 1, write, [], []
-        tx.deferred = []
+        tx.deferred, tx.memo = [], {}
         committed = False
         try:
             self._guard(self._begin, conn, write)
             yield
-            if tx.deferred:
-                self._guard(self._run_batch, conn, self._take_deferred())
+            deferred = self._take_deferred()
             tx.depth, tx.conn = 0, None
-            self._guard(conn.commit)
+            self._guard(self._commit, conn, deferred)
             committed = True
         finally:
-            tx.depth, tx.conn, tx.deferred = 0, None, []
+            tx.depth, tx.conn, tx.deferred, tx.memo = 0, None, [], {}
             callbacks = tx.after_commit if committed else tx.on_rollback
             tx.after_commit, tx.on_rollback = [], []
             if not committed:
@@ -119,6 +119,20 @@ class Database(ABC):
             self._release(conn)
             for callback in callbacks:
                 callback()
+
+    def _commit(self, conn: Any, deferred: list[tuple[str, Sequence[Any]]]) -> None:
+        """Run what was deferred, then commit. Servers override it to send both at once."""
+        if deferred:
+            self._run_batch(conn, deferred)
+        conn.commit()
+
+    @property
+    def memo(self) -> dict[Any, Any]:
+        """A dict that lives as long as the current transaction: for facts that can't change
+        before it ends (because it holds the lock that guards them), looked up once per transaction."""
+        if not self._tx.depth:
+            raise RuntimeError("memo outside a transaction")
+        return self._tx.memo
 
     def after_commit(self, callback: Any) -> None:
         """Run ``callback`` once the current transaction has committed (never on rollback)."""

@@ -99,6 +99,18 @@ class PostgresDatabase(Database):
         last = cursors[-1]
         return (last.fetchall() if last.description else []), last.rowcount
 
+    def _commit(self, conn: Any, deferred: list[tuple[str, Sequence[Any]]]) -> None:
+        """The deferred statements and the COMMIT in one round trip: a change's last statements
+        (the update log's append) cost no round trip of their own. A failed statement aborts the
+        transaction, so the COMMIT that follows it in the pipeline commits nothing."""
+        if not deferred:
+            conn.execute("COMMIT")
+            return
+        with conn.pipeline():
+            for query, params in deferred:
+                conn.execute(_adapt(query), tuple(params) if params else None)
+            conn.execute("COMMIT")
+
     def _run_many(self, conn: Any, query: str, seq: Iterable[Sequence[Any]]) -> None:
         with conn.cursor() as cur:
             cur.executemany(_adapt(query), list(seq))

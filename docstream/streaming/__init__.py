@@ -20,7 +20,8 @@ SCHEMA = (
     STATE_DDL,
     PROGRESS_DDL,
     'CREATE INDEX IF NOT EXISTS "idx_sync_log_doc" ON "tabEvent Sync Log" (event_producer, ref_doctype, producer_doc)',
-    'CREATE INDEX IF NOT EXISTS "idx_update_log_creation" ON "tabEvent Update Log" (creation)',
+    # sites made before the log was keyed by sequence had it; nothing reads by it now, every write paid for it
+    'DROP INDEX IF EXISTS "idx_update_log_creation"',
 )
 
 

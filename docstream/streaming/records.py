@@ -9,6 +9,8 @@ import json
 import secrets
 from typing import Any
 
+import orjson
+
 from docstream.errors import UnknownFieldError
 from docstream.model import rows, validation
 from docstream.model.documents import Session
@@ -50,5 +52,13 @@ def set_fields(session: Session, doctype: str, name: str, values: dict[str, Any]
     session.db.sql(f'UPDATE "{meta.table_name}" SET {assignments} WHERE name = ?', params)
 
 
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    """Compact JSON with sorted keys (what a log stores). orjson does it in a fifth of the time
+    of ``json``; what it refuses (an int beyond 64 bits, say) goes the slow way."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))

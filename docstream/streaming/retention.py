@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from docstream.model.types import DATETIME_FORMAT
+from docstream.streaming.updatelog import keep_numbers
 
 
 def prune(site: Any) -> int:
@@ -21,4 +22,8 @@ def prune(site: Any) -> int:
         if floor is None:
             floor = int(db.value('SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log"'))
         cutoff = (dt.datetime.now() - dt.timedelta(days=days)).strftime(DATETIME_FORMAT)
+        last = db.value('SELECT MAX(sequence) FROM "tabEvent Update Log" WHERE sequence <= ? AND creation < ?', (floor, cutoff))
+        if last is None:
+            return 0
+        keep_numbers(db, int(last))  # the head may go too: its number must not be given again
         return db.execute('DELETE FROM "tabEvent Update Log" WHERE sequence <= ? AND creation < ?', (floor, cutoff))

@@ -1,9 +1,16 @@
 """The producer's update log: every change of a streamed DocType, in the change's own transaction.
 
-Create logs the whole document, Update the diff, Delete only the name. Each log gets the next
-``sequence`` from a counter row that the appending transaction holds locked until it commits
-(SQLite serialises writers anyway), so commit order is sequence order and a reader never sees
-a gap that a running transaction could fill later; a rolled-back change gives its number back.
+Create logs the whole document, Update the diff, Delete only the name. The log is an append-only
+table keyed by ``sequence`` (on SQLite the rowid: one B-tree takes each append) and a log's name
+is its sequence. The next sequence is one more than the highest there is (or ever was: a
+deleted head leaves its number behind in a floor row of ``tabSeries``, so a number is never
+given twice). Appends are serialised until commit — SQLite has one writer at a time, PostgreSQL
+takes an exclusive transaction lock first — so commit order is sequence order and a reader
+never sees a gap that a running transaction could fill later; a rolled-back change gives its
+number back.
+
+What a streamed write costs beyond the same write unstreamed is one row in one B-tree and, on
+PostgreSQL, no round trip at all: the lock and the append travel with the COMMIT.
 """
 
 from __future__ import annotations
@@ -13,62 +20,90 @@ from typing import Any
 
 from docstream.errors import ExpressionError
 from docstream.expressions import compile_expression
-from docstream.model import rows
 from docstream.model.diff import diff, is_empty
 from docstream.model.documents import Session
-from docstream.storage import quote
+from docstream.model.types import now
+from docstream.storage import Database, quote
 from docstream.streaming import notify, records
 
-SEQUENCE_KEY = "docstream:event-update-log"
+SEQUENCE_KEY = "docstream:event-update-log"  # the append lock, and the floor row in tabSeries
 # writers hold it shared while they decide whether a change is streamed; an approval holds it
 # exclusively, so a change is either logged or already visible to the approval's backfill
 SUBSCRIPTION_LOCK = "docstream:subscriptions"
+SUBSCRIPTION_DOCTYPES = frozenset({"Event Consumer", "Event Consumer Document Type"})
 NOT_STREAMED = frozenset({
     "DocType", "DocField", "DocPerm", "Custom Field", "Event Producer", "Event Producer Document Type",
-    "Event Consumer", "Event Consumer Document Type", "Event Update Log", "Event Sync Log",
+    "Event Update Log", "Event Sync Log",
     "Document Type Mapping", "Document Type Field Mapping", "User", "Has Role", "Role",
-})
+}) | SUBSCRIPTION_DOCTYPES
+LOG_FIELDS = ("update_type", "ref_doctype", "docname", "data", "origin", "target", "routing", "snapshot")
+_TABLE = "tabEvent Update Log"
 
 
 def install(site: Any) -> None:
     site.hooks.on("after_insert")(_on_insert)
     site.hooks.on("on_update")(_on_update)
     site.hooks.on("after_delete")(_on_delete)
+    site.hooks.on("on_trash", "Event Update Log")(_on_trash_log)
 
 
 def _on_insert(session: Session, doc: dict[str, Any], old: Any) -> None:
-    _log(session, "Create", doc, None, doc)
+    _log(session, "Create", doc, None)
 
 
 def _on_update(session: Session, doc: dict[str, Any], old: dict[str, Any] | None) -> None:
-    if old is None:
-        return
-    change = diff(old, doc)
-    if not is_empty(change):
-        _log(session, "Update", doc, old, change)
+    if old is not None:
+        _log(session, "Update", doc, old)
 
 
 def _on_delete(session: Session, doc: dict[str, Any], old: Any) -> None:
-    _log(session, "Delete", None, doc, None)
+    _log(session, "Delete", None, doc)
+
+
+def _on_trash_log(session: Session, doc: dict[str, Any], old: Any) -> None:
+    keep_numbers(session.db, int(doc["sequence"]))
 
 
 def subscribers(session: Session, doctype: str) -> list[dict[str, Any]]:
-    """The approved, subscribed consumer rows of ``doctype`` (read inside the writing transaction)."""
-    return session.db.sql(
-        'SELECT parent AS consumer, "condition" FROM "tabEvent Consumer Document Type" '
-        "WHERE ref_doctype = ? AND status = 'Approved' AND COALESCE(unsubscribed, 0) = 0",
-        (doctype,),
-    )
+    """The approved, subscribed consumer rows of ``doctype``, read once per transaction: the
+    transaction holds the subscription lock shared from the first read, so no approval or
+    unsubscribe of another can change them before it ends (its own changes forget them)."""
+    db = session.db
+    memo = db.memo.setdefault(SUBSCRIPTION_LOCK, {})
+    if doctype not in memo:
+        if not memo:
+            db.lock_key(SUBSCRIPTION_LOCK, shared=True, defer=True)  # travels with the read below
+        memo[doctype] = db.sql(
+            'SELECT parent AS consumer, "condition" FROM "tabEvent Consumer Document Type" '
+            "WHERE ref_doctype = ? AND status = 'Approved' AND COALESCE(unsubscribed, 0) = 0",
+            (doctype,),
+        )
+    return memo[doctype]
 
 
-def _log(session: Session, update_type: str, new: dict | None, old: dict | None, data: Any) -> None:
+def forget_subscribers(db: Database) -> None:
+    """This transaction changed subscriptions: read them again at the next change."""
+    if db.in_transaction:
+        db.memo.pop(SUBSCRIPTION_LOCK, None)
+
+
+def _log(session: Session, update_type: str, new: dict | None, old: dict | None) -> None:
     doctype = (new or old or {})["doctype"]
-    if doctype in NOT_STREAMED or session.meta(doctype).istable:
+    if doctype in NOT_STREAMED:
+        if doctype in SUBSCRIPTION_DOCTYPES:
+            forget_subscribers(session.db)
         return
-    session.db.lock_key(SUBSCRIPTION_LOCK, shared=True, defer=True)  # travels with the read below
+    if session.meta(doctype).istable:
+        return
     rows_ = subscribers(session, doctype)
     if not rows_:
         return
+    if update_type == "Update":
+        data: Any = diff(old, new)
+        if is_empty(data):
+            return
+    else:
+        data = new if update_type == "Create" else None
     routing = _routing(update_type, new, old, rows_)
     if routing and all(v == "skip" for v in routing.values()) and len(routing) == len(rows_):
         return
@@ -78,52 +113,68 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None,
         "routing": routing or None,
         "snapshot": records.dumps(new) if "create" in (routing or {}).values() else None,
     }
-    append_log(session, values)
+    _append(session, values, deferred=True)
     notify.after_commit(session.site, {r["consumer"] for r in rows_ if routing.get(r["consumer"]) != "skip"})
 
 
 def append_log(session: Session, values: dict[str, Any]) -> dict[str, Any]:
-    """Append one log with the next sequence: the counter is advanced by a deferred statement that
-    travels with the INSERT, which reads the new value itself (one round trip on PostgreSQL)."""
-    db = session.db
-    meta = session.meta("Event Update Log")
-    doc = records.build(session, meta.name, {**values, "sequence": None})
-    params = [SEQUENCE_KEY if c == "sequence" else v for c, v in zip(meta.columns, rows.values(meta, doc))]
+    """Append one log (``values``: some of LOG_FIELDS) with the next sequence; the log as stored."""
+    return _append(session, values, deferred=False)
+
+
+def _append(session: Session, values: dict[str, Any], deferred: bool) -> dict[str, Any]:
+    """Deferred, the lock and the INSERT are sent with the transaction's next statement or its
+    COMMIT (one round trip less on PostgreSQL; SQLite runs them at once)."""
+    unknown = values.keys() - set(LOG_FIELDS)
+    if unknown:
+        raise ValueError(f"an update log has no field {sorted(unknown)[0]!r}")
+    db, stamp, user = session.db, now(), session.user
+    routing = values.get("routing")
+    params = [user, stamp, stamp, user,
+              *[records.dumps(routing) if k == "routing" and routing is not None else values.get(k) for k in LOG_FIELDS],
+              SEQUENCE_KEY]  # the floor's key, in the FROM clause after the values
     with db.transaction():  # the change's own, as a rule
-        db.defer(_advance_sql(1), (SEQUENCE_KEY, 1))
-        doc["sequence"] = int(db.sql(_append_sql(meta.table_name, tuple(meta.columns)), params)[0]["sequence"])
-    return doc
+        db.lock_key(SEQUENCE_KEY, defer=True)
+        if deferred:
+            db.defer(_append_sql(db.dialect), params)
+            sequence = None
+        else:
+            sequence = int(db.sql(_append_sql(db.dialect) + " RETURNING sequence", params)[0]["sequence"])
+    return {"doctype": "Event Update Log", "name": None if sequence is None else str(sequence), "sequence": sequence,
+            "owner": user, "creation": stamp, "modified": stamp, "modified_by": user, "docstatus": 0, "idx": 0,
+            **{k: values.get(k) for k in LOG_FIELDS}}
 
 
-@functools.lru_cache(maxsize=16)
-def _append_sql(table: str, columns: tuple[str, ...]) -> str:
-    marks = ", ".join('(SELECT current FROM "tabSeries" WHERE name = ?)' if c == "sequence" else "?" for c in columns)
-    return f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) RETURNING sequence"
+@functools.lru_cache(maxsize=4)
+def _append_sql(dialect: str) -> str:
+    columns = ("sequence", "name", "owner", "creation", "modified", "modified_by", "docstatus", "idx", *LOG_FIELDS)
+    values = ", ".join(["v", "CAST(v AS TEXT)", "?", "?", "?", "?", "0", "0", *["?"] * len(LOG_FIELDS)])
+    return (f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in columns)}) "
+            f"SELECT {values} FROM ({_next_sql(dialect)}) AS following")
+
+
+def _next_sql(dialect: str) -> str:
+    greatest = "MAX" if dialect == "sqlite" else "GREATEST"
+    return (f'SELECT {greatest}(COALESCE((SELECT MAX(sequence) FROM {quote(_TABLE)}), 0), '
+            'COALESCE((SELECT current FROM "tabSeries" WHERE name = ?), 0)) + 1 AS v')
 
 
 def lock_sequence(session: Session) -> int:
     """Hold the sequence until this transaction ends (no append can slip in); the current head."""
-    return _advance(session.db, 0)
-
-
-def _advance(db: Any, step: int) -> int:
-    """The sequence counter lives in its own row, so pruning old logs can never make it go back.
-    Updating the row locks it until commit: appends are serialised and commit in sequence order."""
-    return int(db.sql(_advance_sql(step) + " RETURNING current", (SEQUENCE_KEY, step))[0]["current"])
-
-
-@functools.lru_cache(maxsize=4)
-def _advance_sql(step: int) -> str:
-    return ('INSERT INTO "tabSeries" (name, current) VALUES (?, '
-            '(SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log") + ?) '
-            f'ON CONFLICT (name) DO UPDATE SET current = "tabSeries".current + {int(step)}')
+    session.db.lock_key(SEQUENCE_KEY)
+    return head(session)
 
 
 def head(session: Session) -> int:
-    found = session.db.value('SELECT current FROM "tabSeries" WHERE name = ?', (SEQUENCE_KEY,))
-    if found is not None:
-        return int(found)
-    return int(session.db.value('SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log"'))
+    """The highest sequence given out (what a consumer that has everything has seen)."""
+    return int(session.db.value(_next_sql(session.db.dialect), (SEQUENCE_KEY,))) - 1
+
+
+def keep_numbers(db: Database, deleted_up_to: int) -> None:
+    """Logs up to ``deleted_up_to`` are being deleted: their numbers must never be given again."""
+    greatest = "MAX" if db.dialect == "sqlite" else "GREATEST"
+    db.sql(f'INSERT INTO "tabSeries" (name, current) VALUES (?, ?) ON CONFLICT (name) '
+           f'DO UPDATE SET current = {greatest}("tabSeries".current, excluded.current)', (SEQUENCE_KEY, deleted_up_to))
 
 
 def _routing(update_type: str, new: dict | None, old: dict | None, rows_: list[dict]) -> dict[str, str]:

@@ -8,7 +8,8 @@ import pytest
 from docstream.errors import UnknownFieldError
 from docstream.model import rows, validation
 from docstream.streaming import records
-from docstream.streaming.updatelog import SEQUENCE_KEY, append_log, head
+from docstream.streaming import retention
+from docstream.streaming.updatelog import append_log, head
 
 STAMPS = ("name", "creation", "modified")
 UPDATE_LOG = {"update_type": "Update", "ref_doctype": "ToDo", "docname": "abc", "data": '{"changed":{}}',
@@ -50,7 +51,39 @@ def test_update_logs_take_consecutive_sequences_and_a_rollback_gives_its_number_
             raise KeyError("rolled back")
     third = append_log(session, {"update_type": "Delete", "ref_doctype": "ToDo", "docname": "a"})
     assert [first["sequence"], second["sequence"], third["sequence"]] == [1, 2, 3]
-    stored = site.db.sql('SELECT sequence, update_type, routing FROM "tabEvent Update Log" ORDER BY sequence')
+    stored = site.db.sql('SELECT name, sequence, update_type, routing FROM "tabEvent Update Log" ORDER BY sequence')
     assert [(r["sequence"], r["update_type"]) for r in stored] == [(1, "Create"), (2, "Update"), (3, "Delete")]
     assert rows.to_doc(session.meta("Event Update Log"), stored[1])["routing"] == {"http://store:8000": "skip"}
-    assert head(session) == 3 == site.db.value('SELECT current FROM "tabSeries" WHERE name = ?', (SEQUENCE_KEY,))
+    assert head(session) == 3
+    assert [r["name"] for r in stored] == ["1", "2", "3"]  # a log is named by its sequence
+
+
+def test_a_deleted_head_leaves_its_number_behind(make_site, db_url_for) -> None:
+    """Consumers hold cursors by sequence: a number given once must never be given again, even
+    when the newest logs are deleted (by hand, or by retention once every consumer has them)."""
+    site = make_site(db_url=db_url_for("site1"))
+    session = site.session()
+    for _ in range(3):
+        append_log(session, {"update_type": "Create", "ref_doctype": "ToDo", "docname": "a"})
+    session.delete("Event Update Log", "3")
+    assert head(session) == 3
+    assert append_log(session, {"update_type": "Delete", "ref_doctype": "ToDo", "docname": "a"})["sequence"] == 4
+    site.db.sql('UPDATE "tabEvent Update Log" SET creation = ?', ("2000-01-01 00:00:00",))
+    site.settings["update_log_retention_days"] = 1  # no consumer: every log is passed
+    assert retention.prune(site) == 3
+    assert site.db.value('SELECT COUNT(*) FROM "tabEvent Update Log"') == 0
+    assert append_log(session, {"update_type": "Create", "ref_doctype": "ToDo", "docname": "b"})["sequence"] == 5
+
+
+def test_the_log_is_keyed_by_sequence_with_no_other_index_than_its_name(make_site, db_url_for) -> None:
+    site = make_site(db_url=db_url_for("site1"))
+    if site.db.dialect == "sqlite":
+        indexes = {r["name"] for r in site.db.sql("PRAGMA index_list(\"tabEvent Update Log\")")}
+        pk = [r["name"] for r in site.db.sql("PRAGMA table_info(\"tabEvent Update Log\")") if r["pk"]]
+    else:
+        indexes = {r["indexname"] for r in site.db.sql("SELECT indexname FROM pg_indexes WHERE tablename = ?", ("tabEvent Update Log",))}
+        pk = [r["attname"] for r in site.db.sql(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = '\"tabEvent Update Log\"'::regclass AND i.indisprimary")]
+    assert pk == ["sequence"]
+    assert len(indexes) == (1 if site.db.dialect == "sqlite" else 2)  # name's unique index (and the primary key's)
