@@ -174,10 +174,10 @@ def _backfill(session: Session, consumer: str, row: dict[str, Any]) -> None:
         after = names[-1]
 
 
-def consumer_remote(site: Any, consumer: str) -> RemoteSite | None:
-    """A client for calling the consumer back with the keys it gave us."""
+def consumer_remote(site: Any, consumer: str, transport: Any = None) -> RemoteSite | None:
+    """A client for calling the consumer back with the keys it gave us (``transport``: see RemoteSite)."""
     found = site.db.sql('SELECT api_key FROM "tabEvent Consumer" WHERE name = ?', (consumer,))
     if not found:
         return None
     secret = site.secrets.decrypt("Event Consumer", consumer, "api_secret")
-    return RemoteSite(consumer, found[0]["api_key"], secret, timeout=site.settings["request_timeout"])
+    return RemoteSite(consumer, found[0]["api_key"], secret, timeout=site.settings["request_timeout"], transport=transport)

@@ -12,6 +12,7 @@ however many writes it commits, while a single write still reaches the consumer 
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -19,10 +20,12 @@ import time
 from typing import Any
 
 from docstream.errors import DocstreamError
+from docstream.streaming.remote import KeptAlive
 
 log = logging.getLogger("docstream.notify")
 MAX_ATTEMPTS = 6
 COALESCE_SECONDS = 0.025
+REMOTE_TTL = 5.0
 
 
 class Notifier:
@@ -33,6 +36,8 @@ class Notifier:
         self._last_sent: dict[str, float] = {}
         self._cond = threading.Condition()
         self._stopped = False
+        self._transport = KeptAlive()  # the notifier thread's own connections
+        self._remotes: dict[str, tuple[float, Any]] = {}  # consumer → (when read, its client)
         self._thread = threading.Thread(target=self._run, name=f"notify:{site.name}", daemon=True)
         self._thread.start()
 
@@ -60,6 +65,7 @@ class Notifier:
                 while not self._stopped and not self._ready():
                     self._cond.wait(timeout=self._wait())
                 if self._stopped:
+                    self._transport.close()
                     return
                 batch = [c for c in self._pending if self._due[c] <= time.monotonic()]
                 attempts = {c: self._pending.pop(c) for c in batch}
@@ -91,20 +97,31 @@ class Notifier:
             self._cond.notify()
 
     def _send(self, consumer: str) -> bool:
-        from docstream.streaming.consumers import consumer_remote
-
         try:
-            remote = consumer_remote(self.site, consumer)
+            remote = self._remote(consumer)
             if remote is None:
                 return True
             remote.call("docstream.streaming.notify", event_producer=self.site.url)
             return True
         except DocstreamError as exc:
+            self._remotes.pop(consumer, None)  # the keys may have changed: read them again
             log.info("notifying %s failed: %s", consumer, exc.message)
             return False
         except Exception:  # a bug must not kill the notifier thread
+            self._remotes.pop(consumer, None)
             log.exception("notifying %s failed", consumer)
             return False
+
+    def _remote(self, consumer: str) -> Any:
+        """The consumer's client, its keys read from the site at most every REMOTE_TTL seconds
+        (and again after any failure)."""
+        from docstream.streaming.consumers import consumer_remote
+
+        read_at, remote = self._remotes.get(consumer, (0.0, None))
+        if time.monotonic() - read_at > REMOTE_TTL:
+            remote = consumer_remote(self.site, consumer, transport=self._transport)
+            self._remotes[consumer] = (time.monotonic(), remote)
+        return remote
 
 
 _LOCK = threading.Lock()
@@ -119,20 +136,23 @@ def notifier(site: Any) -> Notifier:
 
 
 def after_commit(site: Any, consumers: set[str]) -> None:
+    """Announce ``consumers`` once the current transaction commits (all of a transaction's
+    changes in one announcement; nothing if it rolls back)."""
     if not consumers:
         return
-    pending = site.services.setdefault("notify_pending", threading.local())
-    batch = getattr(pending, "batch", None)
+    db = site.db
+    if not db.in_transaction:
+        notifier(site).enqueue(set(consumers))
+        return
+    batch = db.memo.get(_PENDING)
     if batch is None:
-        batch = pending.batch = set()
-
-        def flush() -> None:
-            ready, pending.batch = pending.batch, None
-            notifier(site).enqueue(ready)
-
-        def drop() -> None:
-            pending.batch = None
-
-        site.db.after_commit(flush)
-        site.db.on_rollback(drop)
+        batch = db.memo[_PENDING] = set()
+        db.after_commit(functools.partial(_flush, site, batch))
     batch.update(consumers)
+
+
+_PENDING = "notify:pending"
+
+
+def _flush(site: Any, batch: set[str]) -> None:
+    notifier(site).enqueue(batch)
