@@ -350,3 +350,37 @@ def raw_limits(ws: Workspace, n: int) -> dict[str, float]:
 
     single = timed(per_row)
     return {"executemany_rows_per_s": n / many, "per_row_tx_rows_per_s": n / single}
+
+
+def raw_log_floor(ws: Workspace, n: int, rounds: int) -> dict[str, float]:
+    """What the update log costs in SQL alone: the exact ToDo rows, one INSERT per transaction, on
+    one fresh site, against the same plus the exact statement that appends their Create logs
+    (sent as the engine sends it: with the COMMIT on PostgreSQL), on another. No Document layer, no
+    hooks, no notifications: the floor of the write-overhead ratio for this design. Paired
+    rounds that alternate, as the figure itself; the median ratio."""
+    from docstream.model.types import now
+    from docstream.streaming import records, updatelog
+
+    plain, logged = ws.site("rawplain.local"), ws.site("rawlogged.local")
+    ratios = []
+    for r in range(rounds + 1):  # the first round warms up
+        times = {}
+        for label in (("plain", "logged") if r % 2 else ("logged", "plain")):
+            site = plain if label == "plain" else logged
+            query, rows = raw_rows(site, [todo(i) for i in range(n)])
+            appends = [updatelog.append_statement(site.db.dialect, "Administrator", now(), {
+                "update_type": "Create", "ref_doctype": "ToDo", "docname": row[0],
+                "data": records.dumps(dict(zip(site.metas.get("ToDo").columns, row)))}) for row in rows]
+
+            def write(site: Site = site, label: str = label, query: str = query, rows: list = rows,
+                      appends: list = appends) -> None:
+                for row, (statement, params) in zip(rows, appends):
+                    with site.db.transaction():
+                        site.db.sql(query, row)
+                        if label == "logged":
+                            site.db.defer(statement, params)
+
+            times[label] = timed(write)
+        if r:
+            ratios.append(times["logged"] / times["plain"])
+    return {"ratio": median(ratios), "rounds": rounds, "ops_per_round": n}

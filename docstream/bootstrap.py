@@ -32,12 +32,18 @@ def install_site(site: Any, admin_password: str) -> None:
 
 
 def ensure_schema(site: Any) -> None:
-    """Internal tables of the streaming engine (cursors, consumer progress) and extra indexes."""
-    from docstream.streaming import SCHEMA
+    """Internal tables of the streaming engine (cursors, consumer progress), extra indexes, and on
+    PostgreSQL the update log's append function (made when missing: its name carries a version)."""
+    from docstream.streaming import SCHEMA, updatelog
 
-    with site.db.transaction():
+    db = site.db
+    with db.transaction():
+        db.lock_key("docstream:schema")  # processes opening the site at once take turns
         for ddl in SCHEMA:
-            site.db.sql(ddl)
+            db.sql(ddl)
+        if db.dialect == "postgres" and not db.value("SELECT 1 FROM pg_proc WHERE proname = ?", (updatelog.APPEND_FUNCTION,)):
+            for ddl in updatelog.schema(db.dialect):
+                db.sql(ddl)
 
 
 def _roles(definitions: list[dict[str, Any]]) -> set[str]:
