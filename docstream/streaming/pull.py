@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from docstream.errors import DocstreamError, DoesNotExistError, MalformedRequestError, TransientError
@@ -71,30 +72,47 @@ def _wait_for_lease(db: Any, name: str, owner: str) -> None:
 
 
 def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> dict[str, int]:
+    """Page after page until the head seen at the start. While a page is applied, the next one is
+    already being fetched (it starts where this one ends, whatever applying it does: the cursor
+    moves to the page's end): the producer builds a page while the consumer writes one."""
     db = site.db
     counts = {"synced": 0, "failed": 0, "held": 0}
     target: int | None = None
-    while True:
-        producer = site.session("Administrator", ignore_permissions=True).get("Event Producer", name)
-        remote = producer_remote(site, producer)
-        cursor = int(checkpoint.state(db, name)["cursor"])
-        page = _fetch(site, remote, cursor)
-        producer = _mirror(site, producer, page["doctypes"])
-        target = page["head"] if target is None else target
-        applied = _apply_page(site, producer, remote, cursor, page)
-        for key in counts:
-            counts[key] += applied[key]
-        checkpoint.renew_lease(db, name, owner)
-        if progress:
-            progress(page["last_sequence"], page["head"])
-        if page["last_sequence"] >= target or page["last_sequence"] <= cursor:
-            return counts
+    fetcher: ThreadPoolExecutor | None = None  # made when a second page is due
+    ahead: Future[dict[str, Any]] | None = None
+    try:
+        while True:
+            producer = site.session("Administrator", ignore_permissions=True).get("Event Producer", name)
+            remote = producer_remote(site, producer)
+            cursor = int(checkpoint.state(db, name)["cursor"])
+            page = ahead.result() if ahead is not None else _fetch(site, remote, cursor)
+            if page["after"] != cursor:  # another puller moved the cursor meanwhile: fetch again
+                page = _fetch(site, remote, cursor)
+            producer = _mirror(site, producer, page["doctypes"])
+            target = page["head"] if target is None else target
+            last = page["last_sequence"]
+            done = last >= target or last <= cursor
+            ahead = None
+            if not done:
+                fetcher = fetcher or ThreadPoolExecutor(1, thread_name_prefix="pull-ahead")
+                ahead = fetcher.submit(_fetch, site, remote, last)
+            applied = _apply_page(site, producer, remote, cursor, page)
+            for key in counts:
+                counts[key] += applied[key]
+            checkpoint.renew_lease(db, name, owner)
+            if progress:
+                progress(last, page["head"])
+            if done:
+                return counts
+    finally:
+        if fetcher is not None:  # a page fetched ahead of a failure is dropped; nothing waits for it
+            fetcher.shutdown(wait=False, cancel_futures=True)
 
 
 def _fetch(site: Any, remote: Any, cursor: int) -> dict[str, Any]:
     limit = site.settings["pull_page_size"]
     page = remote.call("docstream.streaming.get_updates", event_consumer=site.url, after=cursor, limit=limit)
-    return validate_page(page, cursor, limit)
+    return {**validate_page(page, cursor, limit), "after": cursor}
 
 
 def validate_page(page: Any, cursor: int, limit: int) -> dict[str, Any]:
