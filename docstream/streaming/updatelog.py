@@ -9,8 +9,8 @@ takes an exclusive transaction lock first — so commit order is sequence order 
 never sees a gap that a running transaction could fill later; a rolled-back change gives its
 number back.
 
-What a streamed write costs beyond the same write unstreamed is one row in one B-tree and, on
-PostgreSQL, no round trip at all: the lock and the append travel with the COMMIT.
+What a streamed write costs beyond the same write unstreamed is one row appended (to the log's
+table and its name index) and, on PostgreSQL, no round trip: the append travels with the COMMIT.
 """
 
 from __future__ import annotations
