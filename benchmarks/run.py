@@ -26,8 +26,6 @@ import argparse
 import cProfile
 import io
 import json
-import os
-import platform
 import pstats
 import secrets
 import sys
@@ -37,17 +35,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import PG_BASE, load_average, machine, pg_reachable
 from docstream.model import rows as model_rows
 from docstream.model import validation
 from docstream.model.types import now
 from docstream.site import Site
 from docstream.storage import quote
-from docstream.storage.postgres import server_reachable
 
-PG_BASE = os.environ.get("DOCSTREAM_BENCH_PG") or os.environ.get("DOCSTREAM_TEST_PG") or "postgresql://postgres@127.0.0.1:5432"
 MODES = ("raw executemany, 1 tx", "raw execute, tx per row", "Document, tx per insert", "Document, 1 tx",
          "Document insert_many, 1 tx")
 
@@ -65,10 +61,6 @@ class Result:
 
 
 # -- sites -------------------------------------------------------------------------------------
-
-def pg_reachable() -> bool:
-    return server_reachable(PG_BASE)
-
 
 @contextmanager
 def fresh_site(backend: str, global_hooks: bool = True) -> Iterator[Site]:
@@ -222,28 +214,6 @@ def report(results: list[Result]) -> str:
         for label, value in ratios([r for r in results if r.backend == backend]).items():
             lines.append(f"{backend:<10} {label:<54} {value:>6.1%}")
     return "\n".join(lines)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import sqlite3
-
-    return (f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"{platform.system()} {platform.release()}")
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
