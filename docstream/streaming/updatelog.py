@@ -161,13 +161,14 @@ APPEND_FUNCTION = "docstream_append_update_log_v1"
 _PG_TYPES = {"owner": "text", "creation": "timestamp", "modified": "timestamp", "modified_by": "text",
              "update_type": "text", "ref_doctype": "text", "docname": "text", "data": "text", "origin": "text",
              "target": "text", "routing": "jsonb", "snapshot": "text"}
+_PG_ARGS = tuple(c for c in _COLUMNS[2:6] + LOG_FIELDS if c in _PG_TYPES)  # the function's, in order
 
 
 @functools.lru_cache(maxsize=4)
 def _append_sql(dialect: str) -> str:
     """The append: one statement whose only value is the new log's sequence."""
     if dialect == "postgres":
-        casts = ", ".join(f"?::{_PG_TYPES[c]}" for c in _COLUMNS[2:6] + LOG_FIELDS if c in _PG_TYPES)
+        casts = ", ".join(f"?::{_PG_TYPES[c]}" for c in _PG_ARGS)
         return f"SELECT {APPEND_FUNCTION}({casts}, ?::text) AS sequence"
     values = ", ".join(["v", "CAST(v AS TEXT)", "?", "?", "?", "?", "0", "0", *["?"] * len(LOG_FIELDS)])
     return (f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) "
@@ -178,8 +179,7 @@ def schema(dialect: str) -> tuple[str, ...]:
     """What the append needs in the database besides the log's table."""
     if dialect != "postgres":
         return ()
-    args = [c for c in _COLUMNS[2:6] + LOG_FIELDS if c in _PG_TYPES]
-    signature = ", ".join(f"p_{c} {_PG_TYPES[c]}" for c in args) + ", p_floor_key text"
+    signature = ", ".join(f"p_{c} {_PG_TYPES[c]}" for c in _PG_ARGS) + ", p_floor_key text"
     values = ", ".join(["v", "CAST(v AS TEXT)", *[f"p_{c}" for c in _COLUMNS[2:6]], "0", "0", *[f"p_{c}" for c in LOG_FIELDS]])
     following = _next_sql(dialect).replace("?", "p_floor_key")
     return (f"""CREATE OR REPLACE FUNCTION {APPEND_FUNCTION}({signature}) RETURNS bigint LANGUAGE plpgsql AS $$
