@@ -55,6 +55,9 @@ def _check_keyed_by(session: Any, doc: dict[str, Any], old: Any) -> None:
     if field is None or field.get("fieldtype") != "Int" or doc.get("istable"):
         raise ValidationError(f"DocType {name}: keyed_by must name an Int field of a DocType that is not a child table",
                               doctype="DocType", field="keyed_by")
+    if (doc.get("autoname") or "").replace(" ", "") != f"field:{key}":
+        raise ValidationError(f"DocType {name}: a DocType keyed_by {key} is named by it: autoname must be field:{key}",
+                              doctype="DocType", field="autoname")
 
 
 def _check_field(session: Any, row: dict[str, Any], where: str) -> None:

@@ -8,6 +8,7 @@ Custom Fields in.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,6 +18,8 @@ NO_VALUE_TYPES = frozenset({"Section Break", "Column Break", "Tab Break", "HTML"
 TABLE_TYPES = frozenset({"Table", "Table MultiSelect"})
 LINK_TYPES = frozenset({"Link", "Dynamic Link"})
 INT_TYPES = frozenset({"Int", "Check"})
+KEY_LIMIT = 2 ** 63  # a table key is a signed 64-bit integer on both databases
+_KEY_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
 FLOAT_TYPES = frozenset({"Float", "Currency", "Percent"})
 TEXT_TYPES = frozenset({
     "Data", "Small Text", "Text", "Long Text", "Code", "Text Editor", "Markdown Editor",
@@ -111,6 +114,16 @@ class Meta:
 
     def get_field(self, fieldname: str) -> DocField | None:
         return self._by_name.get(fieldname)
+
+    def key_of(self, name: Any) -> int | None:
+        """In a table keyed by an Int (``keyed_by``), a document's name is its key written out:
+        the key of the document called ``name``, or None when no document can be called that.
+        Look-ups by name go to the key, so the name column needs no index."""
+        text = str(name)
+        if not _KEY_TEXT.fullmatch(text):
+            return None
+        key = int(text)
+        return key if -KEY_LIMIT <= key < KEY_LIMIT else None
 
     def has_field(self, fieldname: str) -> bool:
         return fieldname in self._by_name

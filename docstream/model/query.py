@@ -65,7 +65,10 @@ def where_clause(
     for dt, field, op, value in normalise_filters(filters, meta.name):
         if dt == meta.name:
             _check_field(meta, field)
-            sql, p = _condition(f"{alias}.{quote(field)}", op, value, _field(meta, field))
+            if field == "name" and meta.keyed_by and op in ("=", "in"):
+                sql, p = _by_key(meta, alias, op, value)
+            else:
+                sql, p = _condition(f"{alias}.{quote(field)}", op, value, _field(meta, field))
         else:
             child = get_meta(dt)
             if not child.istable or dt not in {f.options for f in meta.table_fields}:
@@ -80,6 +83,16 @@ def where_clause(
         parts.append(sql)
         params.extend(p)
     return (" AND ".join(parts) or "1=1"), params
+
+
+def _by_key(meta: Meta, alias: str, op: str, value: Any) -> tuple[str, list[Any]]:
+    """``name =`` / ``name in`` in a table keyed by an Int: the same rows found by the key (the
+    name is the key written out, and has no index of its own)."""
+    names = [value] if op == "=" else value.split(",") if isinstance(value, str) else list(value or [])
+    keys = [k for k in (meta.key_of(_scalar(n, None)) for n in names) if k is not None]
+    if not keys:
+        return "1=0", []
+    return f"{alias}.{quote(meta.keyed_by)} IN ({', '.join('?' for _ in keys)})", keys
 
 
 def _check_field(meta: Meta, field: str) -> None:

@@ -14,9 +14,19 @@ from docstream.storage import Database, quote
 CHUNK = 500  # names per IN list: well under every database's limit on parameters
 
 
+def by_name(meta: Meta, name: Any) -> tuple[str, tuple[Any, ...]]:
+    """The condition that finds the row called ``name``, and its parameter: in a table keyed by an
+    Int the key (the name column has no index there), ``name`` elsewhere."""
+    if not meta.keyed_by:
+        return "name = ?", (name,)
+    key = meta.key_of(name)
+    return ("1 = 0", ()) if key is None else (f"{quote(meta.keyed_by)} = ?", (key,))
+
+
 def read(db: Database, meta: Meta, name: str, get_meta: Any, for_update: bool = False) -> dict[str, Any] | None:
     suffix = " FOR UPDATE" if for_update and db.dialect == "postgres" else ""
-    rows = db.sql(f"SELECT * FROM {quote(meta.table_name)} WHERE name = ?{suffix}", (name,))
+    where, params = by_name(meta, name)
+    rows = db.sql(f"SELECT * FROM {quote(meta.table_name)} WHERE {where}{suffix}", params)
     if not rows:
         return None
     doc = to_doc(meta, rows[0])
@@ -53,7 +63,7 @@ def insert_new(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> 
 
     One statement instead of a look-up and an insert, and no failed statement (which would spoil
     the transaction on PostgreSQL) when the name is taken."""
-    query = _insert_sql(meta.table_name, tuple(meta.columns), if_new=True)
+    query = _insert_sql(meta.table_name, tuple(meta.columns), if_new=meta.keyed_by or "name")
     if not db.execute(query, values(meta, doc)):
         return False
     _insert_children(db, meta, doc, get_meta)
@@ -75,21 +85,24 @@ def insert_many(db: Database, meta: Meta, docs: list[dict[str, Any]], get_meta: 
 
 def existing_names(db: Database, meta: Meta, names: Iterable[str]) -> set[str]:
     """Which of ``names`` are documents of ``meta``: one query per ``CHUNK`` names."""
-    names = list(dict.fromkeys(names))
+    column, wanted = "name", list(dict.fromkeys(names))
+    if meta.keyed_by:
+        column, wanted = meta.keyed_by, [k for k in dict.fromkeys(map(meta.key_of, wanted)) if k is not None]
     found: set[str] = set()
-    for start in range(0, len(names), CHUNK):
-        chunk = names[start:start + CHUNK]
-        query = f"SELECT name FROM {quote(meta.table_name)} WHERE name IN ({', '.join('?' for _ in chunk)})"
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        query = f"SELECT name FROM {quote(meta.table_name)} WHERE {quote(column)} IN ({', '.join('?' for _ in chunk)})"
         found.update(r["name"] for r in db.sql(query, chunk))
     return found
 
 
 def update(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
-    columns = [c for c in meta.columns if c != "name"]
+    columns = [c for c in meta.columns if c not in ("name", meta.keyed_by)]
     assignments = ", ".join(f"{quote(c)} = ?" for c in columns)
+    where, params = by_name(meta, doc["name"])
     db.sql(
-        f"UPDATE {quote(meta.table_name)} SET {assignments} WHERE name = ?",
-        [_value(meta, c, doc) for c in columns] + [doc["name"]],
+        f"UPDATE {quote(meta.table_name)} SET {assignments} WHERE {where}",
+        [_value(meta, c, doc) for c in columns] + list(params),
     )
     delete_children(db, meta, doc["name"], get_meta)
     _insert_children(db, meta, doc, get_meta)
@@ -97,7 +110,8 @@ def update(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None
 
 def delete(db: Database, meta: Meta, name: str, get_meta: Any) -> None:
     delete_children(db, meta, name, get_meta)
-    db.sql(f"DELETE FROM {quote(meta.table_name)} WHERE name = ?", (name,))
+    where, params = by_name(meta, name)
+    db.sql(f"DELETE FROM {quote(meta.table_name)} WHERE {where}", params)
 
 
 def delete_children(db: Database, meta: Meta, name: str, get_meta: Any) -> None:
@@ -113,10 +127,11 @@ def _insert_row(db: Database, meta: Meta, doc: dict[str, Any]) -> None:
 
 
 @lru_cache(maxsize=1024)
-def _insert_sql(table: str, columns: tuple[str, ...], if_new: bool = False) -> str:
+def _insert_sql(table: str, columns: tuple[str, ...], if_new: str = "") -> str:
+    """The INSERT of a row; ``if_new`` names the unique column whose conflict makes it do nothing."""
     query = (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
              f"VALUES ({', '.join('?' for _ in columns)})")
-    return query + " ON CONFLICT (name) DO NOTHING" if if_new else query
+    return query + f" ON CONFLICT ({quote(if_new)}) DO NOTHING" if if_new else query
 
 
 def _insert_children(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
@@ -158,4 +173,5 @@ def to_db_value(meta: Meta, column: str, value: Any) -> Any:
 
 
 def exists(db: Database, meta: Meta, name: str) -> bool:
-    return bool(db.sql(f"SELECT 1 AS x FROM {quote(meta.table_name)} WHERE name = ?", (name,)))
+    where, params = by_name(meta, name)
+    return bool(db.sql(f"SELECT 1 AS x FROM {quote(meta.table_name)} WHERE {where}", params))

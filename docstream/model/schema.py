@@ -47,11 +47,12 @@ def _create(db: Database, meta: Meta) -> None:
     columns += [f"{quote(f.fieldname)} {db.column_type(f.fieldtype)}" for f in meta.value_fields]
     if meta.keyed_by:
         # An append-only log pays for every B-tree on every write: the table is keyed by the
-        # Int field (on SQLite the rowid itself, so rows are appended to one B-tree) and name is
-        # only unique. No index on modified or Links either: such tables are read by their key.
+        # Int field (on SQLite the rowid itself, so rows are appended to one B-tree) and nothing
+        # else is indexed: the name is the key written out (rows.by_name looks a name up by its
+        # key), and such tables are read by their key, not by modified or Links.
         key = meta.keyed_by
         columns = [
-            f"{quote('name')} TEXT NOT NULL UNIQUE" if c.startswith(f"{quote('name')} ") else
+            f"{quote('name')} TEXT NOT NULL" if c.startswith(f"{quote('name')} ") else
             f"{quote(key)} {db.column_type('Int')} NOT NULL PRIMARY KEY" if c.startswith(f"{quote(key)} ") else c
             for c in columns
         ]

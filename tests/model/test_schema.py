@@ -237,16 +237,16 @@ LOG_DOCTYPE = {"name": "Audit Entry", "autoname": "field:seq", "keyed_by": "seq"
                           {"fieldname": "customer", "fieldtype": "Link", "options": "Customer"}]}
 
 
-def test_a_table_keyed_by_an_int_field_has_no_other_index_than_name(site: Site) -> None:
-    """keyed_by: the Int field keys the table (SQLite: the rowid), name is only unique, and
-    nothing else is indexed — not modified, not the Link — so an append writes the fewest B-trees."""
+def test_a_table_keyed_by_an_int_field_has_no_other_index(site: Site) -> None:
+    """keyed_by: the Int field keys the table (SQLite: the rowid) and nothing else is indexed —
+    not name (the key written out), not modified, not the Link — so an append writes one B-tree."""
     session = site.session()
     import_doctype(session, LOG_DOCTYPE)
     if site.db.dialect == "sqlite":  # the key is the rowid: the table's own B-tree, no index of its own
-        assert indexed_columns(site, "tabAudit Entry") == {"name": True}
+        assert indexed_columns(site, "tabAudit Entry") == {}
         assert [r["name"] for r in site.db.sql('PRAGMA table_info("tabAudit Entry")') if r["pk"]] == ["seq"]
     else:
-        assert indexed_columns(site, "tabAudit Entry") == {"seq": True, "name": True}
+        assert indexed_columns(site, "tabAudit Entry") == {"seq": True}
     for seq in (3, 1, 2):
         session.insert({"doctype": "Audit Entry", "seq": seq, "note": f"n{seq}"})
     assert session.get("Audit Entry", "2")["note"] == "n2"
@@ -255,6 +255,56 @@ def test_a_table_keyed_by_an_int_field_has_no_other_index_than_name(site: Site) 
         session.insert({"doctype": "Audit Entry", "seq": 2})
     session.delete("Audit Entry", "2")
     assert [r["name"] for r in session.get_list("Audit Entry", order_by="seq desc")] == ["3", "1"]
+
+
+def test_a_keyed_table_finds_a_document_by_its_name_through_the_key(site: Site) -> None:
+    """Every look-up by name (get, exists, update, delete, list filters, links) goes to the key;
+    a name that is not a key written out exactly names no document."""
+    session = site.session()
+    import_doctype(session, {**LOG_DOCTYPE, "name": "Audit Line"})
+    import_doctype(session, {"name": "Audit Note", "autoname": "hash",
+                             "fields": [{"fieldname": "entry", "fieldtype": "Link", "options": "Audit Line"}]})
+    for seq in (-4, 0, 7, 12):
+        session.insert({"doctype": "Audit Line", "seq": seq, "note": f"n{seq}"})
+    assert session.insert({"doctype": "Audit Line", "seq": "9", "note": "typed"})["name"] == "9"
+    assert session.get("Audit Line", "9")["seq"] == 9
+    assert session.get("Audit Line", "-4")["note"] == "n-4" and session.get("Audit Line", "0")["note"] == "n0"
+    for missing in ("07", "+7", "7.0", " 7", "x", "", "99999999999999999999999"):
+        assert not session.exists("Audit Line", missing), missing
+        with pytest.raises(DoesNotExistError):
+            session.get("Audit Line", missing)
+    assert [r["name"] for r in session.get_list("Audit Line", filters={"name": "12"})] == ["12"]
+    assert [r["name"] for r in session.get_list("Audit Line", filters={"name": "012"})] == []
+    assert [r["name"] for r in session.get_list("Audit Line", filters=[["name", "in", ["7", "x", "12", "07"]]])] == ["7", "12"]
+    assert [r["name"] for r in session.get_list("Audit Line", filters=[["name", "in", "0,9"]])] == ["0", "9"]
+    assert [r["name"] for r in session.get_list("Audit Line", filters=[["name", "!=", "7"]])] == ["-4", "0", "9", "12"]
+    assert [r["name"] for r in session.get_list("Audit Line", filters=[["name", "like", "%2"]])] == ["12"]
+    updated = session.update("Audit Line", "7", {"note": "changed", "seq": 8})  # the key is the name: it stays
+    assert (updated["seq"], updated["note"]) == (7, "changed")
+    assert session.get("Audit Line", "7")["note"] == "changed" and not session.exists("Audit Line", "8")
+    session.insert({"doctype": "Audit Note", "entry": "12"})
+    with pytest.raises(ValidationError, match="Audit Line"):
+        session.insert({"doctype": "Audit Note", "entry": "012"})
+    session.delete("Audit Line", "0")
+    assert [r["name"] for r in session.get_list("Audit Line")] == ["-4", "7", "9", "12"]
+
+
+@pytest.mark.parametrize(("doctype", "given", "message"), [
+    ("Audit Word", {"seq": "seven"}, "must be a whole number|Seq"),
+    ("Audit Huge", {"seq": 2 ** 63}, "must be a whole number|out of range"),
+])
+def test_a_keyed_document_needs_a_whole_number_key(site: Site, doctype: str, given: dict[str, Any], message: str) -> None:
+    session = site.session()
+    import_doctype(session, {**LOG_DOCTYPE, "name": doctype})
+    with pytest.raises(ValidationError, match=message):
+        session.insert({"doctype": doctype, **given})
+    assert session.get_list(doctype) == []
+
+
+def test_a_keyed_doctype_is_named_by_its_key(site: Site) -> None:
+    with pytest.raises(ValidationError, match="autoname must be field:seq"):
+        import_doctype(site.session(), {**LOG_DOCTYPE, "name": "Audit Hash", "autoname": "hash"})
+    assert not site.metas.exists("Audit Hash")
 
 
 def test_keyed_by_cannot_change_after_creation(site: Site) -> None:
