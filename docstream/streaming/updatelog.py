@@ -10,7 +10,8 @@ never sees a gap that a running transaction could fill later; a rolled-back chan
 number back.
 
 What a streamed write costs beyond the same write unstreamed is one row appended (to the log's
-table and its name index) and, on PostgreSQL, no round trip: the append travels with the COMMIT.
+table alone: a name is found by its key, so it has no index) and, on PostgreSQL, no round trip:
+the append travels with the COMMIT.
 """
 
 from __future__ import annotations
@@ -109,47 +110,39 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None)
     routing = _routing(update_type, new, old, rows_)
     if routing and all(v == "skip" for v in routing.values()) and len(routing) == len(rows_):
         return
-    values = {
-        "update_type": update_type, "ref_doctype": doctype, "docname": (new or old)["name"],
-        "data": records.dumps(data) if data is not None else None, "origin": session.flags.get("origin"),
-        "routing": routing or None,
-        "snapshot": records.dumps(new) if "create" in (routing or {}).values() else None,
-    }
-    _append(session, values, deferred=True)
+    db, stamp, user = session.db, now(), session.user
+    snapshot = records.dumps(new) if routing and "create" in routing.values() else None
+    db.defer(_append_sql(db.dialect, False), [  # as append_statement orders them
+        user, stamp, stamp, user, update_type, doctype, (new or old)["name"],
+        records.dumps(data) if data is not None else None, session.flags.get("origin"), None,
+        records.dumps(routing) if routing else None, snapshot, SEQUENCE_KEY])
     notify.after_commit(session.site, {r["consumer"] for r in rows_ if routing.get(r["consumer"]) != "skip"})
 
 
 def append_log(session: Session, values: dict[str, Any]) -> dict[str, Any]:
-    """Append one log (``values``: some of LOG_FIELDS) with the next sequence; the log as stored."""
-    return _append(session, values, deferred=False)
-
-
-def append_statement(dialect: str, user: str, stamp: str, values: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The statement that appends one log, and its parameters (the benchmarks' raw floor uses it too)."""
-    routing = values.get("routing")
-    params = [user, stamp, stamp, user,
-              *[records.dumps(routing) if k == "routing" and routing is not None else values.get(k) for k in LOG_FIELDS],
-              SEQUENCE_KEY]  # the floor's key comes last
-    return _append_sql(dialect), params
-
-
-def _append(session: Session, values: dict[str, Any], deferred: bool) -> dict[str, Any]:
-    """Deferred, the append is sent with the transaction's next statement or its COMMIT (on
-    PostgreSQL in one round trip; SQLite runs it at once)."""
+    """Append one log (``values``: some of LOG_FIELDS) with the next sequence, at once; the log
+    as stored. (A change's own log is appended by ``_log``: deferred to the commit.)"""
     unknown = values.keys() - _LOG_FIELD_SET
     if unknown:
         raise ValueError(f"an update log has no field {sorted(unknown)[0]!r}")
     db, stamp, user = session.db, now(), session.user
-    statement, params = append_statement(db.dialect, user, stamp, values)
-    with db.transaction():  # the change's own, as a rule
-        if deferred:
-            db.defer(statement, params)
-            sequence = None
-        else:
-            sequence = int(db.value(statement, params))
-    return {"doctype": "Event Update Log", "name": None if sequence is None else str(sequence), "sequence": sequence,
+    statement, params = append_statement(db.dialect, user, stamp, values, returning=True)
+    with db.transaction():
+        sequence = int(db.value(statement, params))
+    return {"doctype": "Event Update Log", "name": str(sequence), "sequence": sequence,
             "owner": user, "creation": stamp, "modified": stamp, "modified_by": user, "docstatus": 0, "idx": 0,
             **{k: values.get(k) for k in LOG_FIELDS}}
+
+
+def append_statement(dialect: str, user: str, stamp: str, values: dict[str, Any],
+                     returning: bool = False) -> tuple[str, list[Any]]:
+    """The statement that appends one log, and its parameters (``_log`` sends the same, built
+    inline; the benchmarks' raw floor uses it too)."""
+    routing = values.get("routing")
+    params = [user, stamp, stamp, user,
+              *[records.dumps(routing) if k == "routing" and routing is not None else values.get(k) for k in LOG_FIELDS],
+              SEQUENCE_KEY]  # the floor's key comes last
+    return _append_sql(dialect, returning), params
 
 
 _COLUMNS = ("sequence", "name", "owner", "creation", "modified", "modified_by", "docstatus", "idx", *LOG_FIELDS)
@@ -164,15 +157,17 @@ _PG_TYPES = {"owner": "text", "creation": "timestamp", "modified": "timestamp", 
 _PG_ARGS = tuple(c for c in _COLUMNS[2:6] + LOG_FIELDS if c in _PG_TYPES)  # the function's, in order
 
 
-@functools.lru_cache(maxsize=4)
-def _append_sql(dialect: str) -> str:
-    """The append: one statement whose only value is the new log's sequence."""
+@functools.lru_cache(maxsize=8)
+def _append_sql(dialect: str, returning: bool) -> str:
+    """The append: one statement, whose only value (``returning``: on SQLite the value costs a
+    row to fetch) is the new log's sequence. Parameters: owner, creation, modified, modified_by,
+    LOG_FIELDS, the floor row's key."""
     if dialect == "postgres":
         casts = ", ".join(f"?::{_PG_TYPES[c]}" for c in _PG_ARGS)
         return f"SELECT {APPEND_FUNCTION}({casts}, ?::text) AS sequence"
     values = ", ".join(["v", "CAST(v AS TEXT)", "?", "?", "?", "?", "0", "0", *["?"] * len(LOG_FIELDS)])
     return (f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) "
-            f"SELECT {values} FROM ({_next_sql(dialect)}) AS following RETURNING sequence")
+            f"SELECT {values} FROM ({_next_sql(dialect)}) AS following" + (" RETURNING sequence" if returning else ""))
 
 
 def schema(dialect: str) -> tuple[str, ...]:
