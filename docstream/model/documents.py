@@ -245,7 +245,7 @@ class Session:
         new = validation.normalise(meta, doc, self.meta, fill_defaults=False)
         for key in ("name", "owner", "creation"):
             new[key] = old[key]
-        if meta.keyed_by:  # the key is the name: it stays too
+        if meta.named_by_key:  # the key is the name: it stays too
             new[meta.keyed_by] = old[meta.keyed_by]
         for field in meta.value_fields:
             new.setdefault(field.fieldname, old.get(field.fieldname))

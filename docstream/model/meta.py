@@ -115,6 +115,13 @@ class Meta:
     def get_field(self, fieldname: str) -> DocField | None:
         return self._by_name.get(fieldname)
 
+    @cached_property
+    def named_by_key(self) -> bool:
+        """A table keyed by an Int whose documents are named by the key (what the model requires
+        of a keyed DocType since its name lost its index; one made before may be named otherwise,
+        and then keeps being looked up by its indexed name)."""
+        return bool(self.keyed_by) and self.autoname.replace(" ", "") == f"field:{self.keyed_by}"
+
     def key_of(self, name: Any) -> int | None:
         """In a table keyed by an Int (``keyed_by``), a document's name is its key written out:
         the key of the document called ``name``, or None when no document can be called that.

@@ -60,7 +60,7 @@ def _by_field(meta: Meta, doc: dict[str, Any], fieldname: str, given: Any) -> st
     if value in (None, ""):
         label = meta.get_field(fieldname).label if meta.get_field(fieldname) else fieldname
         raise MandatoryError(f"{meta.name}: {label} is required to name the document", doctype=meta.name, field=fieldname)
-    if fieldname == meta.keyed_by:  # the name is the table's key written out, exactly
+    if meta.named_by_key:  # the name is the table's key written out, exactly
         key = meta.key_of(str(value).strip())
         if key is None:
             raise ValidationError(f"{meta.name}: {fieldname} must be a whole number to name the document, not {value!r}",

@@ -65,7 +65,7 @@ def where_clause(
     for dt, field, op, value in normalise_filters(filters, meta.name):
         if dt == meta.name:
             _check_field(meta, field)
-            if field == "name" and meta.keyed_by and op in ("=", "in"):
+            if field == "name" and meta.named_by_key and op in ("=", "in"):
                 sql, p = _by_key(meta, alias, op, value)
             else:
                 sql, p = _condition(f"{alias}.{quote(field)}", op, value, _field(meta, field))

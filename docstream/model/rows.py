@@ -17,7 +17,7 @@ CHUNK = 500  # names per IN list: well under every database's limit on parameter
 def by_name(meta: Meta, name: Any) -> tuple[str, tuple[Any, ...]]:
     """The condition that finds the row called ``name``, and its parameter: in a table keyed by an
     Int the key (the name column has no index there), ``name`` elsewhere."""
-    if not meta.keyed_by:
+    if not meta.named_by_key:
         return "name = ?", (name,)
     key = meta.key_of(name)
     return ("1 = 0", ()) if key is None else (f"{quote(meta.keyed_by)} = ?", (key,))
@@ -63,7 +63,7 @@ def insert_new(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> 
 
     One statement instead of a look-up and an insert, and no failed statement (which would spoil
     the transaction on PostgreSQL) when the name is taken."""
-    query = _insert_sql(meta.table_name, tuple(meta.columns), if_new=meta.keyed_by or "name")
+    query = _insert_sql(meta.table_name, tuple(meta.columns), if_new=meta.keyed_by if meta.named_by_key else "name")
     if not db.execute(query, values(meta, doc)):
         return False
     _insert_children(db, meta, doc, get_meta)
@@ -86,7 +86,7 @@ def insert_many(db: Database, meta: Meta, docs: list[dict[str, Any]], get_meta: 
 def existing_names(db: Database, meta: Meta, names: Iterable[str]) -> set[str]:
     """Which of ``names`` are documents of ``meta``: one query per ``CHUNK`` names."""
     column, wanted = "name", list(dict.fromkeys(names))
-    if meta.keyed_by:
+    if meta.named_by_key:
         column, wanted = meta.keyed_by, [k for k in dict.fromkeys(map(meta.key_of, wanted)) if k is not None]
     found: set[str] = set()
     for start in range(0, len(wanted), CHUNK):
@@ -97,7 +97,7 @@ def existing_names(db: Database, meta: Meta, names: Iterable[str]) -> set[str]:
 
 
 def update(db: Database, meta: Meta, doc: dict[str, Any], get_meta: Any) -> None:
-    columns = [c for c in meta.columns if c not in ("name", meta.keyed_by)]
+    columns = [c for c in meta.columns if c != "name" and not (meta.named_by_key and c == meta.keyed_by)]
     assignments = ", ".join(f"{quote(c)} = ?" for c in columns)
     where, params = by_name(meta, doc["name"])
     db.sql(

@@ -52,7 +52,7 @@ def _create(db: Database, meta: Meta) -> None:
         # key), and such tables are read by their key, not by modified or Links.
         key = meta.keyed_by
         columns = [
-            f"{quote('name')} TEXT NOT NULL" if c.startswith(f"{quote('name')} ") else
+            f"{quote('name')} TEXT NOT NULL{'' if meta.named_by_key else ' UNIQUE'}" if c.startswith(f"{quote('name')} ") else
             f"{quote(key)} {db.column_type('Int')} NOT NULL PRIMARY KEY" if c.startswith(f"{quote(key)} ") else c
             for c in columns
         ]

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from docstream.errors import DoesNotExistError, DuplicateEntryError, UnknownFieldError, ValidationError
+from docstream.model import rows
 from docstream.model.doctypes import import_doctype
+from docstream.model.meta import DocField, Meta
 from docstream.site import Site
 from tests.model.conftest import tag
 from tests.support.servers import run_cli
@@ -305,6 +307,17 @@ def test_a_keyed_doctype_is_named_by_its_key(site: Site) -> None:
     with pytest.raises(ValidationError, match="autoname must be field:seq"):
         import_doctype(site.session(), {**LOG_DOCTYPE, "name": "Audit Hash", "autoname": "hash"})
     assert not site.metas.exists("Audit Hash")
+
+
+def test_a_keyed_doctype_named_otherwise_before_is_still_found_by_name() -> None:
+    """A keyed DocType made before names had to be keys kept its name index: it is looked up by name."""
+    fields = [DocField("seq", "Int")]
+    legacy = Meta(name="Old Audit", autoname="hash", keyed_by="seq", fields=fields)
+    current = Meta(name="New Audit", autoname="field:seq", keyed_by="seq", fields=fields)
+    assert (legacy.named_by_key, current.named_by_key) == (False, True)
+    assert rows.by_name(legacy, "a1b2") == ("name = ?", ("a1b2",))
+    assert rows.by_name(current, "12") == ('"seq" = ?', (12,))
+    assert rows.by_name(current, "a1b2") == ("1 = 0", ())
 
 
 def test_keyed_by_cannot_change_after_creation(site: Site) -> None:
