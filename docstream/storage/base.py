@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 Row = dict[str, Any]
+# a statement sent later (``Database.defer``): its text, its parameters, and who wants its rows
+Deferred = tuple[str, Sequence[Any], Callable[[list[Row]], None] | None]
 
 
 class _TxState(threading.local):
@@ -29,7 +31,7 @@ class _TxState(threading.local):
         self.savepoints = 0
         self.after_commit: list[Any] = []
         self.on_rollback: list[Any] = []
-        self.deferred: list[tuple[str, Sequence[Any]]] = []
+        self.deferred: list[Deferred] = []
         self.memo: dict[Any, Any] = {}
 
 
@@ -120,7 +122,7 @@ class Database(ABC):
             for callback in callbacks:
                 callback()
 
-    def _commit(self, conn: Any, deferred: list[tuple[str, Sequence[Any]]]) -> None:
+    def _commit(self, conn: Any, deferred: list[Deferred]) -> None:
         """Run what was deferred, then commit. Servers override it to send both at once."""
         if deferred:
             self._run_batch(conn, deferred)
@@ -164,16 +166,25 @@ class Database(ABC):
             self.sql(f"RELEASE SAVEPOINT {name}")
 
     # -- statements --------------------------------------------------------
-    def defer(self, query: str, params: Sequence[Any] = ()) -> None:
-        """Run ``query`` (its rows are not wanted) before the next statement of the current
-        transaction, or before its commit. Where the database is a server the two travel in one
-        round trip; otherwise it runs at once. Its errors surface at that next statement."""
+    def defer(self, query: str, params: Sequence[Any] = (), on_rows: Callable[[list[Row]], None] | None = None) -> None:
+        """Run ``query`` before the next statement of the current transaction, or before its
+        commit. Where the database is a server the two travel in one round trip; otherwise it runs
+        at once. Its errors surface at that next statement; its rows, if ``on_rows`` wants them,
+        are handed to it once they have arrived (``flush`` sends what waits at once)."""
         if not self._tx.depth:
             raise RuntimeError("defer outside a transaction")
         if not self.batches_statements:
-            self.sql(query, params)
+            rows = self.sql(query, params)
+            if on_rows is not None:
+                on_rows(rows)
             return
-        self._tx.deferred.append((query, params))
+        self._tx.deferred.append((query, params, on_rows))
+
+    def flush(self) -> None:
+        """Send the deferred statements now (for a caller that needs their rows before any other
+        statement of its own)."""
+        if self._tx.depth and self._tx.deferred:
+            self._guard(self._run_batch, self._tx.conn, self._take_deferred())
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; rows as dicts (empty for statements without rows)."""
@@ -198,20 +209,23 @@ class Database(ABC):
     def _execute(self, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
         if self._tx.depth:
             if self._tx.deferred:
-                return self._guard(self._run_batch, self._tx.conn, [*self._take_deferred(), (query, params)])
+                return self._guard(self._run_batch, self._tx.conn, [*self._take_deferred(), (query, params, None)])
             return self._guard(self._run, self._tx.conn, query, params)
         with self.transaction(write=_is_write(query)):
             return self._guard(self._run, self._tx.conn, query, params)
 
-    def _take_deferred(self) -> list[tuple[str, Sequence[Any]]]:
+    def _take_deferred(self) -> list[Deferred]:
         statements, self._tx.deferred = self._tx.deferred, []
         return statements
 
-    def _run_batch(self, conn: Any, statements: list[tuple[str, Sequence[Any]]]) -> tuple[list[Row], int]:
-        """Run statements in order; the last one's result. Servers override it to send them at once."""
+    def _run_batch(self, conn: Any, statements: list[Deferred]) -> tuple[list[Row], int]:
+        """Run statements in order (their rows to whoever wants them); the last one's result.
+        Servers override it to send them at once."""
         result: tuple[list[Row], int] = ([], -1)
-        for query, params in statements:
+        for query, params, on_rows in statements:
             result = self._run(conn, query, params)
+            if on_rows is not None:
+                on_rows(result[0])
         return result
 
     def _guard(self, fn: Any, *args: Any) -> Any:

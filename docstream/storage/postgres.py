@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from docstream.errors import DuplicateEntryError, StorageError, TransientError, ValidationError
-from docstream.storage.base import Database, Row
+from docstream.storage.base import Database, Deferred, Row
 from docstream.storage.sqlite import advisory_key
 
 _TYPES = {
@@ -92,14 +92,15 @@ class PostgresDatabase(Database):
         rows = cur.fetchall() if cur.description else []
         return rows, cur.rowcount
 
-    def _run_batch(self, conn: Any, statements: list[tuple[str, Sequence[Any]]]) -> tuple[list[Row], int]:
+    def _run_batch(self, conn: Any, statements: list[Deferred]) -> tuple[list[Row], int]:
         """The statements in one round trip (pipeline mode), each still its own statement."""
         with conn.pipeline():
-            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p in statements]
+            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p, _ in statements]
+        _hand_rows(statements, cursors)
         last = cursors[-1]
         return (last.fetchall() if last.description else []), last.rowcount
 
-    def _commit(self, conn: Any, deferred: list[tuple[str, Sequence[Any]]]) -> None:
+    def _commit(self, conn: Any, deferred: list[Deferred]) -> None:
         """The deferred statements and the COMMIT in one round trip: a change's last statements
         (the update log's append) cost no round trip of their own. A failed statement aborts the
         transaction, so the COMMIT that follows it in the pipeline commits nothing."""
@@ -107,9 +108,9 @@ class PostgresDatabase(Database):
             conn.execute("COMMIT")
             return
         with conn.pipeline():
-            for query, params in deferred:
-                conn.execute(_adapt(query), tuple(params) if params else None)
+            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p, _ in deferred]
             conn.execute("COMMIT")
+        _hand_rows(deferred, cursors)
 
     def _run_many(self, conn: Any, query: str, seq: Iterable[Sequence[Any]]) -> None:
         with conn.cursor() as cur:
@@ -148,6 +149,13 @@ class PostgresDatabase(Database):
 
     def try_lock_key(self, key: str) -> bool:
         return bool(self.value("SELECT pg_try_advisory_xact_lock(?)", (advisory_key(key),)))
+
+
+def _hand_rows(statements: list[Deferred], cursors: list[Any]) -> None:
+    """Once a pipeline's results are in: each statement's rows to whoever deferred it wanting them."""
+    for (_, _, on_rows), cur in zip(statements, cursors):
+        if on_rows is not None:
+            on_rows(cur.fetchall() if cur.description else [])
 
 
 def _adapt(query: str) -> str:

@@ -44,6 +44,8 @@ _TABLE = "tabEvent Update Log"
 
 
 def install(site: Any) -> None:
+    site.hooks.on("validate")(_before_write)  # before the row's INSERT or UPDATE
+    site.hooks.on("on_trash")(_before_write)  # before its DELETE
     site.hooks.on("after_insert")(_on_insert)
     site.hooks.on("on_update")(_on_update)
     site.hooks.on("after_delete")(_on_delete)
@@ -67,6 +69,19 @@ def _on_trash_log(session: Session, doc: dict[str, Any], old: Any) -> None:
     keep_numbers(session.db, int(doc["sequence"]))
 
 
+def _before_write(session: Session, doc: dict[str, Any], old: Any) -> None:
+    """A document of a DocType that may be streamed is about to be written: its subscribers are
+    read with the write's own statement (in one round trip on PostgreSQL), so that asking for
+    them after the write costs nothing."""
+    doctype = doc.get("doctype")
+    db = session.db
+    if doctype in NOT_STREAMED or not db.in_transaction or session.meta(doctype).istable:
+        return
+    memo = db.memo.setdefault(SUBSCRIPTION_LOCK, {})
+    if doctype not in memo:
+        _read_subscribers(db, memo, doctype)
+
+
 def subscribers(session: Session, doctype: str) -> list[dict[str, Any]]:
     """The approved, subscribed consumer rows of ``doctype``, read once per transaction: the
     transaction holds the subscription lock shared from the first read, so no approval or
@@ -74,14 +89,28 @@ def subscribers(session: Session, doctype: str) -> list[dict[str, Any]]:
     db = session.db
     memo = db.memo.setdefault(SUBSCRIPTION_LOCK, {})
     if doctype not in memo:
-        if not memo:
-            db.lock_key(SUBSCRIPTION_LOCK, shared=True, defer=True)  # travels with the read below
-        memo[doctype] = db.sql(
-            'SELECT parent AS consumer, "condition" FROM "tabEvent Consumer Document Type" '
-            "WHERE ref_doctype = ? AND status = 'Approved' AND COALESCE(unsubscribed, 0) = 0",
-            (doctype,),
-        )
+        _read_subscribers(db, memo, doctype)
+    if memo[doctype] is _PENDING:  # read before the write, with nothing sent since
+        db.flush()
+        if memo[doctype] is _PENDING:
+            raise RuntimeError(f"the read of {doctype}'s subscribers was never answered")
     return memo[doctype]
+
+
+_PENDING: list[dict[str, Any]] = []  # a read deferred and not yet answered (compared by identity)
+
+
+def _read_subscribers(db: Database, memo: dict[str, Any], doctype: str) -> None:
+    """Defer the read of ``doctype``'s subscribers (and, the transaction's first, the shared
+    subscription lock before it): it travels with the next statement; its rows land in ``memo``."""
+    if not memo:
+        db.lock_key(SUBSCRIPTION_LOCK, shared=True, defer=True)
+    memo[doctype] = _PENDING
+    db.defer(
+        'SELECT parent AS consumer, "condition" FROM "tabEvent Consumer Document Type" '
+        "WHERE ref_doctype = ? AND status = 'Approved' AND COALESCE(unsubscribed, 0) = 0",
+        (doctype,), on_rows=functools.partial(memo.__setitem__, doctype),
+    )
 
 
 def forget_subscribers(db: Database) -> None:

@@ -212,10 +212,10 @@ def test_writes_take_a_statement_per_table_not_per_document(
     items = [new_item(admin)["name"] for _ in range(3)]
     touched: list[str] = []
     db = site.db
-    run, run_many = db._run, db._run_many  # noqa: SLF001 - counting what reaches the driver
+    run, run_many, run_batch = db._run, db._run_many, db._run_batch  # noqa: SLF001 - counting what reaches the driver
     monkeypatch.setattr(db, "_run", lambda conn, query, params: touched.append(query) or run(conn, query, params))
     monkeypatch.setattr(db, "_run_many", lambda conn, query, seq: touched.append(query) or run_many(conn, query, seq))
-    monkeypatch.setattr(db, "_run_batch", lambda conn, statements: [db._run(conn, q, p) for q, p in statements][-1])
+    monkeypatch.setattr(db, "_run_batch", lambda conn, statements: touched.extend(q for q, _, _ in statements) or run_batch(conn, statements))
 
     def statements(n: int) -> dict[str, int]:
         touched.clear()

@@ -54,6 +54,39 @@ def test_a_failing_deferred_statement_fails_the_next_one(db: Database, table: st
     assert db.value(f'SELECT n FROM "{table}" WHERE name = ?', ("a",)) == 1
 
 
+def test_a_deferred_read_hands_its_rows_over_once_they_arrive(db: Database, table: str) -> None:
+    """A read deferred with ``on_rows`` gets its rows as of its own place in the order: after the
+    statements deferred before it, before the statement it travels with."""
+    got: list[list[dict]] = []
+    with db.transaction():
+        db.defer(f'INSERT INTO "{table}" (name, n) VALUES (?, ?)', ("a", 1))
+        db.defer(f'SELECT name, n FROM "{table}" ORDER BY name', on_rows=got.append)
+        db.sql(f'INSERT INTO "{table}" (name, n) VALUES (?, ?)', ("b", 2))
+        assert got == [[{"name": "a", "n": 1}]]
+        db.defer(f'SELECT COUNT(*) AS c FROM "{table}"', on_rows=got.append)
+        db.flush()  # sent now, nothing else with it
+        assert got[1] == [{"c": 2}]
+        db.defer(f'SELECT n FROM "{table}" WHERE name = ?', ("b",), on_rows=got.append)
+    assert got[2] == [{"n": 2}]  # with the COMMIT
+    with db.transaction():
+        db.defer(f'UPDATE "{table}" SET n = 3 WHERE name = ?', ("a",), on_rows=got.append)
+        db.flush()
+    assert got[3] == []  # a statement without rows hands over none
+    with db.transaction():
+        db.flush()  # nothing waits: nothing is sent
+
+
+def test_a_failed_batch_hands_over_no_rows(db: Database, table: str) -> None:
+    db.sql(f'INSERT INTO "{table}" (name, n) VALUES (?, ?)', ("a", 1))
+    got: list[list[dict]] = []
+    with pytest.raises(DuplicateEntryError):
+        with db.transaction():
+            db.defer(f'INSERT INTO "{table}" (name, n) VALUES (?, ?)', ("a", 2))
+            db.defer(f'SELECT n FROM "{table}"', on_rows=got.append)
+            db.flush()
+    assert got == []
+
+
 def test_defer_needs_a_transaction(db: Database, table: str) -> None:
     with pytest.raises(RuntimeError):
         db.defer(f'DELETE FROM "{table}"')

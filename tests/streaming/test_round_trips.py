@@ -1,0 +1,89 @@
+"""What streaming adds to a write's round trips on PostgreSQL: nothing. The subscribers read goes
+with the row's own statement, and the log's append with the COMMIT."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from tests.conftest import new_pg_url
+
+SUBSCRIBERS = 'FROM "tabEvent Consumer Document Type"'
+
+
+class RoundTrips:
+    """Every round trip the site's database makes for this thread (not the notifier's), as the
+    list of statements it carried."""
+
+    def __init__(self, db: Any) -> None:
+        self.trips: list[list[str]] = []
+        run, batch, commit = db._run, db._run_batch, db._commit
+        mine = threading.get_ident()
+
+        def note(statements: list[str]) -> None:
+            if threading.get_ident() == mine:
+                self.trips.append(statements)
+
+        def _run(conn: Any, query: str, params: Any) -> Any:
+            note([query])
+            return run(conn, query, params)
+
+        def _run_batch(conn: Any, statements: list) -> Any:
+            note([q for q, _, _ in statements])
+            return batch(conn, statements)
+
+        def _commit(conn: Any, deferred: list) -> None:
+            note([q for q, _, _ in deferred] + ["COMMIT"])
+            commit(conn, deferred)
+
+        db._run, db._run_batch, db._commit = _run, _run_batch, _commit
+
+    def carrying(self, text: str) -> list[list[str]]:
+        return [trip for trip in self.trips if any(text in q for q in trip)]
+
+
+@pytest.fixture
+def pg_site(make_site, postgres):
+    return make_site(db_url=new_pg_url())
+
+
+def _write_todo(session: Any) -> None:
+    name = session.insert({"doctype": "ToDo", "description": "counted"})["name"]
+    session.update("ToDo", name, {"status": "Closed"})
+    session.delete("ToDo", name)
+
+
+@pytest.mark.postgres
+def test_a_write_nobody_subscribes_to_reads_its_subscribers_with_its_own_statement(pg_site) -> None:
+    session = pg_site.session()
+    session.insert({"doctype": "ToDo", "description": "warm-up"})
+    trips = RoundTrips(pg_site.db)
+    _write_todo(session)
+    reads = trips.carrying(SUBSCRIBERS)
+    assert len(reads) == 3  # one per transaction: insert, update, delete
+    for trip, statement in zip(reads, ('INSERT INTO "tabToDo"', 'UPDATE "tabToDo"', 'DELETE FROM "tabToDo"')):
+        assert any(q.startswith(statement) for q in trip), trip  # never a round trip of its own
+        assert any("pg_advisory_xact_lock_shared" in q for q in trip), trip  # the lock before the read
+    assert not trips.carrying("docstream_append_update_log")
+
+
+@pytest.mark.postgres
+def test_a_streamed_write_makes_the_round_trips_of_a_plain_one(pg_site) -> None:
+    session = pg_site.session()
+    session.insert({"doctype": "ToDo", "description": "warm-up"})
+    trips = RoundTrips(pg_site.db)
+    _write_todo(session)
+    plain = list(trips.trips)
+    session.insert({
+        "doctype": "Event Consumer", "callback_url": "http://127.0.0.1:9", "user": "Administrator",
+        "api_key": "k", "api_secret": "s", "consumer_doctypes": [{"ref_doctype": "ToDo", "status": "Approved"}],
+    })
+    trips.trips.clear()
+    _write_todo(session)
+    assert len(trips.trips) == len(plain)
+    appends = trips.carrying("docstream_append_update_log")
+    assert len(appends) == 3 and all(trip[-1] == "COMMIT" for trip in appends)
+    logs = session.get_list("Event Update Log", fields=["update_type"], order_by="sequence asc")
+    assert [r["update_type"] for r in logs] == ["Create", "Update", "Delete"]
