@@ -55,12 +55,19 @@ def _write_todo(session: Any) -> None:
     session.delete("ToDo", name)
 
 
+def _counted_writes(site: Any) -> tuple[Any, RoundTrips]:
+    """A ToDo inserted, updated and deleted (after a warm-up insert), each its own transaction,
+    its round trips counted."""
+    session = site.session()
+    session.insert({"doctype": "ToDo", "description": "warm-up"})
+    trips = RoundTrips(site.db)
+    _write_todo(session)
+    return session, trips
+
+
 @pytest.mark.postgres
 def test_a_write_nobody_subscribes_to_reads_its_subscribers_with_its_own_statement(pg_site) -> None:
-    session = pg_site.session()
-    session.insert({"doctype": "ToDo", "description": "warm-up"})
-    trips = RoundTrips(pg_site.db)
-    _write_todo(session)
+    _, trips = _counted_writes(pg_site)
     reads = trips.carrying(SUBSCRIBERS)
     assert len(reads) == 3  # one per transaction: insert, update, delete
     for trip, statement in zip(reads, ('INSERT INTO "tabToDo"', 'UPDATE "tabToDo"', 'DELETE FROM "tabToDo"')):
@@ -71,10 +78,7 @@ def test_a_write_nobody_subscribes_to_reads_its_subscribers_with_its_own_stateme
 
 @pytest.mark.postgres
 def test_a_streamed_write_makes_the_round_trips_of_a_plain_one(pg_site) -> None:
-    session = pg_site.session()
-    session.insert({"doctype": "ToDo", "description": "warm-up"})
-    trips = RoundTrips(pg_site.db)
-    _write_todo(session)
+    session, trips = _counted_writes(pg_site)
     plain = list(trips.trips)
     session.insert({
         "doctype": "Event Consumer", "callback_url": "http://127.0.0.1:9", "user": "Administrator",
