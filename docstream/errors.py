@@ -13,6 +13,7 @@
     ├── DoesNotExistError (404)
     ├── PermissionError (403)
     ├── AuthenticationError (401)
+    │   └── SecurityException (429) — logins of a user refused for a while after repeated failures
     ├── MalformedRequestError (400)
     ├── RequestTooLargeError (413)
     ├── TransientError (503)  — worth retrying later (network, timeouts, 5xx)
@@ -110,6 +111,10 @@ class AuthenticationError(DocstreamError):
     http_status = 401
 
 
+class SecurityException(AuthenticationError):  # Frappe's name for a locked-out login
+    http_status = 429
+
+
 class MalformedRequestError(DocstreamError):
     http_status = 400
 
@@ -140,6 +145,7 @@ __all__ = [
     "PermissionError",
     "RegistrationError",
     "RequestTooLargeError",
+    "SecurityException",
     "StorageError",
     "TransientError",
     "UnknownFieldError",

@@ -32,6 +32,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("update_log_retention_days", 0, int, "prune Event Update Logs older than this that every consumer has passed (0 keeps them)"),
     Setting("worker_threads", 2, int, "background job threads in a serve or worker process"),
     Setting("session_expiry_hours", 24 * 7, int, "how long a login session lasts"),
+    Setting("login_attempts", 10, int, "failed logins of one user in a row before that user's logins are refused for a while (0: never refused)"),
+    Setting("login_lockout_seconds", 60, int, "how long logins are refused after too many failures; failures further apart than this don't add up"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -96,15 +96,15 @@ class Desk:
         try:
             done = await run_in_threadpool(login, self.site, usr, pwd)
         except AuthenticationError as exc:
-            return self.login_page(target, exc.message, usr)
+            return self.login_page(target, exc.message, usr, exc.http_status)
         response = RedirectResponse(target, status_code=303)
         max_age = int(self.site.settings["session_expiry_hours"]) * 3600
         response.set_cookie(SESSION_COOKIE, done.sid, max_age=max_age, httponly=True, samesite="lax", path="/",
                             secure=request.url.scheme == "https")
         return response
 
-    def login_page(self, target: str, error: str = "", usr: str = "") -> Response:
-        return page("login.html", 401 if error else 200, title="Login", site_name=self.site.name, csrf_token="",
+    def login_page(self, target: str, error: str = "", usr: str = "", status: int = 401) -> Response:
+        return page("login.html", status if error else 200, title="Login", site_name=self.site.name, csrf_token="",
                     redirect_to=target, error=error, usr=usr)
 
     async def logout(self, request: Request) -> Response:

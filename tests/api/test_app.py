@@ -13,7 +13,7 @@ from docstream.api import methods
 from docstream.api.app import create_app
 from docstream.api.resources import resource_path
 from docstream.auth import sessions
-from docstream.errors import AuthenticationError, ValidationError
+from docstream.errors import AuthenticationError, SecurityException, ValidationError
 from tests.support.asgi import AppClient, app_client
 
 
@@ -105,6 +105,65 @@ def test_session_expiry_follows_the_setting(site: Any) -> None:
     sid = sessions.create_session(site, "Administrator")
     row = site.db.sql('SELECT created, expires FROM "__sessions"')[0]
     assert row["expires"] - row["created"] == 7200 and sessions.user_for_session(site, sid) == "Administrator"
+
+
+def _fail(site: Any, usr: str, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(AuthenticationError, match="Invalid login credentials"):
+            sessions.login(site, usr, "wrong")
+
+
+def _age_failures(site: Any, seconds: int) -> None:
+    site.db.sql('UPDATE "__login_failures" SET last_failure = last_failure - ?', (seconds,))
+
+
+def test_repeated_failed_logins_lock_the_user_for_a_while(site: Any) -> None:
+    site.set_config("login_attempts", "3")
+    _fail(site, "Administrator", 2)
+    assert sessions.login(site, "Administrator", "admin").user == "Administrator"  # a success clears the count
+    _fail(site, "Administrator", 2)
+    _fail(site, "admin@example.com", 1)  # by email: the same user, the third failure in a row
+    for usr, pwd in (("Administrator", "admin"), ("ADMIN@example.com", "admin"), ("Administrator", "wrong")):
+        with pytest.raises(SecurityException, match=r"locked for (59|60) more seconds") as refused:
+            sessions.login(site, usr, pwd)  # refused whatever the password: nothing is checked
+        assert refused.value.http_status == 429
+    _age_failures(site, 61)
+    assert sessions.login(site, "Administrator", "admin").user == "Administrator"  # the lock is over
+    assert site.db.sql('SELECT * FROM "__login_failures"') == []
+
+
+def test_failures_far_apart_do_not_add_up_and_unknown_users_count_too(site: Any) -> None:
+    site.set_config("login_attempts", "2")
+    site.set_config("login_lockout_seconds", "30")
+    _fail(site, "Administrator", 1)
+    _age_failures(site, 30)
+    _fail(site, "Administrator", 1)  # a new run: 1, not 2
+    assert sessions.login(site, "Administrator", "admin").user == "Administrator"
+    _fail(site, "Nobody@Example.com", 2)
+    with pytest.raises(SecurityException):  # as for a real user: the answer tells nothing about accounts
+        sessions.login(site, "nobody@example.com", "x")
+    with pytest.raises(AuthenticationError, match="Invalid login credentials"):
+        sessions.login(site, "somebody@example.com", "x")  # another name, its own count
+
+
+def test_login_attempts_zero_never_locks(site: Any) -> None:
+    site.set_config("login_attempts", "0")
+    _fail(site, "Administrator", 12)
+    assert sessions.login(site, "Administrator", "admin").user == "Administrator"
+    assert site.db.sql('SELECT * FROM "__login_failures"') == []
+
+
+def test_a_locked_login_is_a_429_for_the_api_and_a_message_for_the_desk(site: Any, client: AppClient) -> None:
+    site.set_config("login_attempts", "2")
+    for _ in range(2):
+        assert client.post("/api/method/login", json={"usr": "Administrator", "pwd": "nope"}).status_code == 401
+    r = client.post("/api/method/login", json={"usr": "Administrator", "pwd": "admin"})
+    assert r.status_code == 429 and r.json()["exc_type"] == "SecurityException" and "set-cookie" not in r.headers
+    assert "locked for" in r.json()["message"]
+    page = client.get("/login")
+    token_free = client.post("/login", data={"usr": "Administrator", "pwd": "admin"},
+                             headers={"Origin": str(page.url).split("/login")[0]})
+    assert token_free.status_code == 429 and "locked for" in token_free.text
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
