@@ -131,7 +131,9 @@ class Database(ABC):
     @property
     def memo(self) -> dict[Any, Any]:
         """A dict that lives as long as the current transaction: for facts that can't change
-        before it ends (because it holds the lock that guards them), looked up once per transaction."""
+        before it ends (because it holds the lock that guards them), looked up once per transaction.
+        A rolled-back savepoint releases the locks taken inside it, so what was first memoised
+        inside it is forgotten with it."""
         if not self._tx.depth:
             raise RuntimeError("memo outside a transaction")
         return self._tx.memo
@@ -156,11 +158,14 @@ class Database(ABC):
         self._tx.savepoints += 1
         name = f"sp{self._tx.savepoints}"
         self.sql(f"SAVEPOINT {name}")
+        known = set(self._tx.memo)
         try:
             yield
         except BaseException:
             self.sql(f"ROLLBACK TO SAVEPOINT {name}")
             self.sql(f"RELEASE SAVEPOINT {name}")
+            for key in set(self._tx.memo) - known:  # learnt under locks the rollback has released
+                del self._tx.memo[key]
             raise
         else:
             self.sql(f"RELEASE SAVEPOINT {name}")

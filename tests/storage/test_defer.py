@@ -87,6 +87,23 @@ def test_a_failed_batch_hands_over_no_rows(db: Database, table: str) -> None:
     assert got == []
 
 
+def test_the_memo_lives_as_long_as_the_transaction_and_forgets_a_rolled_back_savepoint(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        db.memo  # noqa: B018 - outside a transaction there is none
+    with db.transaction():
+        db.memo["before"] = 1
+        with db.savepoint():
+            db.memo["kept"] = 2  # a savepoint that is released keeps what it learnt
+        with pytest.raises(Boom):
+            with db.savepoint():
+                db.memo["inside"] = 3
+                db.memo["before"] = 4  # known before: its lock is still held, kept
+                raise Boom()
+        assert db.memo == {"before": 4, "kept": 2}
+    with db.transaction():
+        assert db.memo == {}
+
+
 def test_defer_needs_a_transaction(db: Database, table: str) -> None:
     with pytest.raises(RuntimeError):
         db.defer(f'DELETE FROM "{table}"')

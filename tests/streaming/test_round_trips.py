@@ -91,3 +91,36 @@ def test_a_streamed_write_makes_the_round_trips_of_a_plain_one(pg_site) -> None:
     assert len(appends) == 3 and all(trip[-1] == "COMMIT" for trip in appends)
     logs = session.get_list("Event Update Log", fields=["update_type"], order_by="sequence asc")
     assert [r["update_type"] for r in logs] == ["Create", "Update", "Delete"]
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.mark.postgres
+def test_a_rolled_back_savepoint_gives_the_subscription_lock_back_and_the_read_is_made_again(pg_site) -> None:
+    """The apply path writes each event in a savepoint. PostgreSQL releases a lock taken inside a
+    savepoint that is rolled back, so the subscribers read under it must be forgotten too: the
+    next write takes the lock and reads again (else an approval could slip in unseen)."""
+    import psycopg
+
+    from docstream.storage.postgres import advisory_key
+    from docstream.streaming.updatelog import SUBSCRIPTION_LOCK
+
+    session, db = pg_site.session(), pg_site.db
+    trips = RoundTrips(db)
+    with psycopg.connect(pg_site.db.url, autocommit=True) as other:
+        with db.transaction():
+            with pytest.raises(Refused):
+                with db.savepoint():
+                    session.insert({"doctype": "ToDo", "description": "given up"})
+                    raise Refused()
+            assert SUBSCRIPTION_LOCK not in db.memo
+            free = other.execute("SELECT pg_try_advisory_lock(%s)", (advisory_key(SUBSCRIPTION_LOCK),)).fetchone()[0]
+            assert free  # the lock went with the savepoint...
+            other.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(SUBSCRIPTION_LOCK),))
+            with db.savepoint():
+                session.insert({"doctype": "ToDo", "description": "kept"})
+            taken = other.execute("SELECT pg_try_advisory_lock(%s)", (advisory_key(SUBSCRIPTION_LOCK),)).fetchone()[0]
+            assert not taken  # ...and the next write took it again
+    assert len(trips.carrying(SUBSCRIBERS)) == 2
