@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from docstream.model.meta import LINK_TYPES, Meta
+from docstream.errors import ValidationError
+from docstream.model.meta import LINK_TYPES, DocField, Meta
+from docstream.model.types import coerce, to_db
 from docstream.storage import Database, quote
 
 _STD_TYPES = {
@@ -25,7 +27,8 @@ def _std_type(db: Database, column: str) -> str:
 
 
 def sync_table(db: Database, meta: Meta) -> None:
-    """Create the DocType's table, or add the columns it lacks (never drops data)."""
+    """Create the DocType's table, or add the columns it lacks, or change the type of a column
+    whose field changed type (converting its values; never dropping data)."""
     table = meta.table_name
     existing = db.table_columns(table)
     if not existing:
@@ -39,7 +42,33 @@ def sync_table(db: Database, meta: Meta) -> None:
             db.sql(
                 f"ALTER TABLE {quote(table)} ADD COLUMN {quote(f.fieldname)} {db.column_type(f.fieldtype)}"
             )
+    types = db.column_types(table)
+    for f in meta.value_fields:
+        if f.fieldname in types and types[f.fieldname] != db.column_type(f.fieldtype).lower():
+            _retype(db, meta, f)
     _indexes(db, meta)
+
+
+def _retype(db: Database, meta: Meta, field: DocField) -> None:
+    """A field changed to a type its column can't hold (Data → Int, say): every stored value is
+    converted as saving the document would convert it, the column gets the new type, and the
+    values go back. A value that doesn't convert stops the change, naming the document; the
+    caller's transaction then leaves everything as it was."""
+    table, column = quote(meta.table_name), quote(field.fieldname)
+    key = quote(meta.keyed_by) if meta.named_by_key else "name"  # a keyed table's name has no index
+    converted = []
+    for row in db.sql(f"SELECT name, {key} AS k, {column} AS v FROM {table} WHERE {column} IS NOT NULL"):
+        try:
+            converted.append((to_db(field, coerce(field, row["v"]), ""), row["k"]))
+        except ValidationError as exc:
+            raise ValidationError(
+                f"{meta.name}.{field.fieldname} can't become {field.fieldtype}: {meta.name} {row['name']} holds "
+                f"{row['v']!r}, which is not one ({exc.message}); change that value first",
+                doctype=meta.name, name=row["name"], field=field.fieldname,
+            ) from exc
+    db.retype_column(meta.table_name, field.fieldname, db.column_type(field.fieldtype))
+    if converted:
+        db.executemany(f"UPDATE {table} SET {column} = ? WHERE {key} = ?", converted)
 
 
 def _create(db: Database, meta: Meta) -> None:

@@ -75,6 +75,15 @@ class Database(ABC):
     def table_columns(self, table: str) -> set[str]: ...
 
     @abstractmethod
+    def column_types(self, table: str) -> dict[str, str]:
+        """Each column's type, written as ``column_type`` writes it, in lower case (for comparing)."""
+
+    @abstractmethod
+    def retype_column(self, table: str, column: str, sqltype: str) -> None:
+        """Give ``column`` the type ``sqltype``, emptied (NULL in every row: the caller writes the
+        converted values back). The table's other columns, its keys and its indexes stay."""
+
+    @abstractmethod
     def lock_key(self, key: str, shared: bool = False, defer: bool = False) -> None:
         """Take a lock named ``key`` held until the current transaction ends; shared locks only
         exclude exclusive ones. With ``defer`` the lock is taken just before the transaction's

@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from docstream.errors import DuplicateEntryError, StorageError, TransientError, ValidationError
-from docstream.storage.base import Database, Deferred, Row
+from docstream.storage.base import Database, Deferred, Row, quote
 from docstream.storage.sqlite import advisory_key
 
 _TYPES = {
@@ -139,6 +139,16 @@ class PostgresDatabase(Database):
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,),
         )
         return {r["column_name"] for r in rows}
+
+    def column_types(self, table: str) -> dict[str, str]:
+        rows = self.sql(
+            "SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute "
+            "WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped", (quote(table),),
+        )
+        return {r["name"]: r["type"].replace(" without time zone", "").lower() for r in rows}
+
+    def retype_column(self, table: str, column: str, sqltype: str) -> None:
+        self.sql(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} TYPE {sqltype} USING NULL")
 
     def lock_key(self, key: str, shared: bool = False, defer: bool = False) -> None:
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"

@@ -102,6 +102,42 @@ class SQLiteDatabase(Database):
     def table_columns(self, table: str) -> set[str]:
         return {r["name"] for r in self.sql(f"PRAGMA table_info({quote(table)})")}
 
+    def column_types(self, table: str) -> dict[str, str]:
+        return {r["name"]: (r["type"] or "").lower() for r in self.sql(f"PRAGMA table_info({quote(table)})")}
+
+    def retype_column(self, table: str, column: str, sqltype: str) -> None:
+        """SQLite can't change a column's type in place: the table is made again, as SQLite's own
+        documentation lays out — a new table with the same columns, keys, defaults and unique
+        constraints, the rows copied (the retyped column left empty), the old table dropped, the
+        new one renamed, its indexes made again. All inside the caller's transaction."""
+        info = self.sql(f"PRAGMA table_info({quote(table)})")
+        if column not in {r["name"] for r in info}:
+            raise ValueError(f"{table} has no column {column!r}")
+        unique = [tuple(r["name"] for r in self.sql(f"PRAGMA index_info({quote(index['name'])})"))
+                  for index in self.sql(f"PRAGMA index_list({quote(table)})") if index["origin"] == "u"]
+        indexes = [r["sql"] for r in self.sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
+        key = [r["name"] for r in sorted(info, key=lambda r: r["pk"]) if r["pk"]]
+        definitions = []
+        for r in info:
+            parts = [quote(r["name"]), sqltype if r["name"] == column else r["type"] or ""]
+            parts += ["NOT NULL"] if r["notnull"] else []
+            parts += [f"DEFAULT {r['dflt_value']}"] if r["dflt_value"] is not None else []
+            parts += ["PRIMARY KEY"] if key == [r["name"]] else []
+            parts += ["UNIQUE"] if (r["name"],) in unique else []
+            definitions.append(" ".join(p for p in parts if p))
+        definitions += [f"PRIMARY KEY ({', '.join(map(quote, key))})"] if len(key) > 1 else []
+        definitions += [f"UNIQUE ({', '.join(map(quote, cols))})" for cols in unique if len(cols) > 1]
+        new = f"{table}__retyped"
+        names = [quote(r["name"]) for r in info]
+        copied = ["NULL" if r["name"] == column else quote(r["name"]) for r in info]
+        self.sql(f"CREATE TABLE {quote(new)} ({', '.join(definitions)})")
+        self.sql(f"INSERT INTO {quote(new)} ({', '.join(names)}) SELECT {', '.join(copied)} FROM {quote(table)}")
+        self.sql(f"DROP TABLE {quote(table)}")
+        self.sql(f"ALTER TABLE {quote(new)} RENAME TO {quote(table)}")
+        for statement in indexes:
+            self.sql(statement)
+
     def lock_key(self, key: str, shared: bool = False, defer: bool = False) -> None:
         # Writers are serialised already (BEGIN IMMEDIATE): holding the write
         # transaction is holding every lock. Record the key for readability.

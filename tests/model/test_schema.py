@@ -13,6 +13,7 @@ import pytest
 from docstream.errors import DoesNotExistError, DuplicateEntryError, UnknownFieldError, ValidationError
 from docstream.model import rows
 from docstream.model.doctypes import import_doctype
+from docstream.model.documents import Session
 from docstream.model.meta import DocField, Meta
 from docstream.site import Site
 from tests.model.conftest import tag
@@ -336,3 +337,76 @@ def test_the_default_order_follows_sort_field_and_sort_order(site: Site) -> None
     assert [r["name"] for r in session.get_list("Ranked")] == ["a", "b", "c"]
     assert session.meta("Ranked").default_order == "rank asc"
     assert session.meta("Note").default_order == "modified desc"
+
+
+# -- a field that changes type ----------------------------------------------------------------------
+
+def _widget(session: Session, name: str, fields: dict[str, str], **extra: Any) -> None:
+    import_doctype(session, {"name": name, "autoname": "field:title", **extra, "fields": [
+        {"fieldname": "title", "fieldtype": "Data"}, {"fieldname": "code", "fieldtype": "Data", "unique": 1},
+        {"fieldname": "owner_item", "fieldtype": "Link", "options": "Item"},
+        *({"fieldname": f, "fieldtype": t} for f, t in fields.items())]})
+
+
+def test_a_field_changed_to_another_type_converts_its_column_and_values(site: Site) -> None:
+    """Data → Int / Date, Int → Data, Float → Int: the column takes the new type (so sorting and
+    filtering follow it), every value is converted as a save would, nothing else of the table moves."""
+    session, name = site.session(), tag("Widget ")
+    _widget(session, name, {"qty": "Data", "day": "Data", "count": "Int", "weight": "Float"})
+    for title, qty, day, count, weight in (("w1", "10", "2026-01-05", 7, 2.0), ("w2", "9", None, 12, None),
+                                           ("w3", "100", "2025-12-31", None, 4.0), ("w4", None, None, 3, 1.0)):
+        session.insert({"doctype": name, "title": title, "code": f"c-{title}", "qty": qty, "day": day,
+                        "count": count, "weight": weight})
+    indexes_before = indexed_columns(site, f"tab{name}")
+    _widget(session, name, {"qty": "Int", "day": "Date", "count": "Data", "weight": "Int"})
+    assert indexed_columns(site, f"tab{name}") == indexes_before  # the key, the unique code, modified, the Link
+    rows = {r["name"]: r for r in session.get_list(name, fields=["name", "qty", "day", "count", "weight"])}
+    assert {k: (r["qty"], r["count"], r["weight"]) for k, r in rows.items()} == {
+        "w1": (10, "7", 2), "w2": (9, "12", 0), "w3": (100, "0", 4), "w4": (None, "3", 1)}  # (numbers saved as 0)
+    assert str(rows["w3"]["day"]) == "2025-12-31"
+    assert [r["name"] for r in session.get_list(name, filters=[["qty", ">", 9]], order_by="qty asc")] == ["w1", "w3"]
+    assert session.get(name, "w1")["qty"] == 10
+    session.insert({"doctype": name, "title": "w5", "code": "c-w5", "qty": "55"})
+    assert session.get(name, "w5")["qty"] == 55
+    with pytest.raises(DuplicateEntryError):
+        session.insert({"doctype": name, "title": "w6", "code": "c-w1"})  # the unique constraint is still there
+    with pytest.raises(DuplicateEntryError):
+        session.insert({"doctype": name, "title": "w1", "code": "c-other"})  # and the primary key
+
+
+def test_a_value_that_does_not_convert_stops_the_change_and_changes_nothing(site: Site) -> None:
+    session, name = site.session(), tag("Widget ")
+    _widget(session, name, {"qty": "Data"})
+    session.insert({"doctype": name, "title": "good", "code": "g", "qty": "10"})
+    session.insert({"doctype": name, "title": "bad", "code": "b", "qty": "a dozen"})
+    with pytest.raises(ValidationError, match=r"qty can't become Int: .* bad holds 'a dozen'") as refused:
+        _widget(session, name, {"qty": "Int"})
+    assert (refused.value.name, refused.value.field) == ("bad", "qty")
+    assert site.metas.get(name).get_field("qty").fieldtype == "Data"
+    assert site.db.column_types(f"tab{name}")["qty"] == site.db.column_type("Data").lower()
+    assert {r["name"]: r["qty"] for r in session.get_list(name, fields=["name", "qty"])} == {"good": "10", "bad": "a dozen"}
+    session.update(name, "bad", {"qty": "12"})
+    _widget(session, name, {"qty": "Int"})  # once the value is mended, the change goes through
+    assert [r["qty"] for r in session.get_list(name, fields=["qty"], order_by="qty asc")] == [10, 12]
+
+
+def test_a_keyed_table_keeps_its_key_when_a_field_changes_type(site: Site) -> None:
+    session, name = site.session(), tag("Audit Kind ")
+    import_doctype(session, {**LOG_DOCTYPE, "name": name})
+    for seq in (5, 6):
+        session.insert({"doctype": name, "seq": seq, "note": str(seq * 10)})
+    import_doctype(session, {**LOG_DOCTYPE, "name": name, "fields": [
+        {**f, "fieldtype": "Int"} if f["fieldname"] == "note" else f for f in LOG_DOCTYPE["fields"]]})
+    assert {r["name"]: r["note"] for r in session.get_list(name, fields=["name", "note"])} == {"5": 50, "6": 60}
+    if site.db.dialect == "sqlite":  # still the rowid
+        assert [r["name"] for r in site.db.sql(f'PRAGMA table_info("tab{name}")') if r["pk"]] == ["seq"]
+    assert indexed_columns(site, f"tab{name}") == ({} if site.db.dialect == "sqlite" else {"seq": True})
+
+
+def test_a_custom_field_changed_to_another_type_converts_too(site: Site) -> None:
+    session, field = site.session(), tag("score_")
+    custom = session.insert({"doctype": "Custom Field", "dt": "Customer", "fieldname": field, "fieldtype": "Data"})
+    customer = session.insert({"doctype": "Customer", "customer_name": tag("Scored "), field: "0042"})["name"]
+    session.update("Custom Field", custom["name"], {"fieldtype": "Int"})
+    assert session.get("Customer", customer)[field] == 42
+    assert site.db.column_types("tabCustomer")[field] == site.db.column_type("Int").lower()

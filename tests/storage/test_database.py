@@ -256,6 +256,55 @@ def test_column_types_are_typed(db: Database) -> None:
     assert {ft: db.column_type(ft) for ft in expected} == expected
 
 
+def test_a_column_reads_back_the_type_it_was_made_with(db: Database) -> None:
+    kinds = ("Int", "Check", "Float", "Date", "Datetime", "Time", "JSON", "Data")
+    db.sql('DROP TABLE IF EXISTS "tabTyped"')
+    db.sql('CREATE TABLE "tabTyped" (' + ", ".join(f'"{k.lower()}" {db.column_type(k)}' for k in kinds) + ")")
+    assert db.column_types("tabTyped") == {k.lower(): db.column_type(k).lower() for k in kinds}
+    assert db.column_types("tabNothing Here") == {}
+
+
+def test_retype_column_empties_one_column_and_keeps_everything_else(db: Database) -> None:
+    """A new type for one column, left NULL for the caller to fill; the other columns' values, the
+    primary key, NOT NULL and defaults, unique constraints and indexes all stay."""
+    db.sql('DROP TABLE IF EXISTS "tabRetyped"')
+    db.sql('CREATE TABLE "tabRetyped" (name TEXT NOT NULL PRIMARY KEY, code TEXT UNIQUE, '
+           "n BIGINT NOT NULL DEFAULT 7, qty TEXT, label TEXT)")
+    db.sql('CREATE INDEX "idx_retyped_label" ON "tabRetyped" (label)')
+    db.executemany('INSERT INTO "tabRetyped" (name, code, qty, label) VALUES (?, ?, ?, ?)',
+                   [("a", "A", "10", "x"), ("b", "B", "9", "y")])
+    with db.transaction():
+        db.retype_column("tabRetyped", "qty", db.column_type("Int"))
+        db.executemany('UPDATE "tabRetyped" SET qty = ? WHERE name = ?', [(10, "a"), (9, "b")])
+    assert db.column_types("tabRetyped")["qty"] == db.column_type("Int").lower()
+    assert db.sql('SELECT name, code, n, qty, label FROM "tabRetyped" ORDER BY qty') == [
+        {"name": "b", "code": "B", "n": 7, "qty": 9, "label": "y"}, {"name": "a", "code": "A", "n": 7, "qty": 10, "label": "x"}]
+    db.sql('INSERT INTO "tabRetyped" (name, code) VALUES (?, ?)', ("c", "C"))
+    assert db.value('SELECT n FROM "tabRetyped" WHERE name = ?', ("c",)) == 7  # the default
+    for row in (("a", "Z"), ("z", "A")):  # the primary key, the unique code
+        with pytest.raises(DuplicateEntryError):
+            db.sql('INSERT INTO "tabRetyped" (name, code) VALUES (?, ?)', row)
+    with pytest.raises(StorageError):
+        db.sql('INSERT INTO "tabRetyped" (name, n) VALUES (?, ?)', ("d", None))  # NOT NULL
+    if db.dialect == "sqlite":
+        indexed = {r["name"] for r in db.sql('PRAGMA index_list("tabRetyped")') if r["origin"] == "c"}
+    else:
+        indexed = {r["indexname"] for r in db.sql("SELECT indexname FROM pg_indexes WHERE tablename = 'tabRetyped'")}
+    assert "idx_retyped_label" in indexed
+
+
+def test_a_retype_rolled_back_leaves_the_table_as_it_was(db: Database) -> None:
+    db.sql('DROP TABLE IF EXISTS "tabRetypedBack"')
+    db.sql('CREATE TABLE "tabRetypedBack" (name TEXT PRIMARY KEY, qty TEXT)')
+    db.sql('INSERT INTO "tabRetypedBack" (name, qty) VALUES (?, ?)', ("a", "ten"))
+    with pytest.raises(Boom):
+        with db.transaction():
+            db.retype_column("tabRetypedBack", "qty", db.column_type("Int"))
+            raise Boom()
+    assert db.column_types("tabRetypedBack")["qty"] == "text"
+    assert db.sql('SELECT name, qty FROM "tabRetypedBack"') == [{"name": "a", "qty": "ten"}]
+
+
 # -- opening --------------------------------------------------------------------------
 
 def test_unsupported_url_is_refused() -> None:
