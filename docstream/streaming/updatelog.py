@@ -92,8 +92,10 @@ def subscribers(session: Session, doctype: str) -> list[dict[str, Any]]:
         _read_subscribers(db, memo, doctype)
     if memo[doctype] is _PENDING:  # read before the write, with nothing sent since
         db.flush()
-        if memo[doctype] is _PENDING:
-            raise RuntimeError(f"the read of {doctype}'s subscribers was never answered")
+    if memo[doctype] is _PENDING:
+        # its answer was lost with a statement that failed in a savepoint since rolled back (the
+        # lock, taken before that savepoint with the memo's first read, is still held): read again
+        memo[doctype] = db.sql(_SUBSCRIBERS_SQL, (doctype,))
     return memo[doctype]
 
 
@@ -106,11 +108,11 @@ def _read_subscribers(db: Database, memo: dict[str, Any], doctype: str) -> None:
     if not memo:
         db.lock_key(SUBSCRIPTION_LOCK, shared=True, defer=True)
     memo[doctype] = _PENDING
-    db.defer(
-        'SELECT parent AS consumer, "condition" FROM "tabEvent Consumer Document Type" '
-        "WHERE ref_doctype = ? AND status = 'Approved' AND COALESCE(unsubscribed, 0) = 0",
-        (doctype,), on_rows=functools.partial(memo.__setitem__, doctype),
-    )
+    db.defer(_SUBSCRIBERS_SQL, (doctype,), on_rows=functools.partial(memo.__setitem__, doctype))
+
+
+_SUBSCRIBERS_SQL = ('SELECT parent AS consumer, "condition" FROM "tabEvent Consumer Document Type" '
+                    "WHERE ref_doctype = ? AND status = 'Approved' AND COALESCE(unsubscribed, 0) = 0")
 
 
 def forget_subscribers(db: Database) -> None:

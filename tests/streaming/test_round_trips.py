@@ -124,3 +124,22 @@ def test_a_rolled_back_savepoint_gives_the_subscription_lock_back_and_the_read_i
             taken = other.execute("SELECT pg_try_advisory_lock(%s)", (advisory_key(SUBSCRIPTION_LOCK),)).fetchone()[0]
             assert not taken  # ...and the next write took it again
     assert len(trips.carrying(SUBSCRIBERS)) == 2
+
+
+@pytest.mark.postgres
+def test_a_subscribers_read_lost_with_a_failed_statement_is_made_again(pg_site) -> None:
+    """The read travels with the next statement; when that statement fails (inside a savepoint,
+    as an event being applied may), the read's answer is lost with it. The next write of that
+    DocType reads again instead of failing."""
+    from docstream.errors import DocstreamError
+    from docstream.streaming import updatelog
+
+    session, db = pg_site.session(), pg_site.db
+    with db.transaction():
+        session.insert({"doctype": "ToDo", "description": "takes the subscription lock first"})
+        with pytest.raises(DocstreamError):
+            with db.savepoint():
+                updatelog._before_write(session, {"doctype": "Note", "title": "x"}, None)
+                db.sql("SELECT 1 / 0")  # the deferred read travels with this, and is lost with it
+        note = session.insert({"doctype": "Note", "title": "written after the failure"})["name"]
+    assert session.get("Note", note)["title"] == "written after the failure"
