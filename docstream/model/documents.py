@@ -76,8 +76,11 @@ class Session:
     def get(self, doctype: str, name: str, for_update: bool = False) -> dict[str, Any]:
         meta = self.meta(doctype)
         self.check(meta, "read", name)
-        with self.db.transaction(write=for_update):  # the row and its child rows at one moment
-            doc = rows.read(self.db, meta, str(name), self.meta, for_update=for_update)
+        if not (for_update or meta.table_fields):  # one row, one statement: atomic by itself
+            doc = rows.read(self.db, meta, str(name), self.meta)
+        else:
+            with self.db.transaction(write=for_update):  # the row and its child rows at one moment
+                doc = rows.read(self.db, meta, str(name), self.meta, for_update=for_update)
         if doc is None:
             raise DoesNotExistError(f"{doctype} {name} not found", doctype=doctype, name=str(name))
         return doc

@@ -5,7 +5,9 @@ identifiers; each backend adapts that to its driver, owns its connections and
 translates driver errors into the docstream exception tree at this boundary.
 
 Transactions are per thread: ``with db.transaction():`` opens one (or joins the
-one already open on this thread), and every ``db.sql`` inside runs in it.
+one already open on this thread), and every ``db.sql`` inside runs in it. Outside one, a
+read is sent on its own (one statement is atomic by itself: no BEGIN and COMMIT, which
+are round trips on a server) and a write gets a transaction of its own.
 ``db.savepoint()`` lets a caller undo part of a transaction (the sync engine
 applies each event of a page inside one).
 """
@@ -225,7 +227,13 @@ class Database(ABC):
             if self._tx.deferred:
                 return self._guard(self._run_batch, self._tx.conn, [*self._take_deferred(), (query, params, None)])
             return self._guard(self._run, self._tx.conn, query, params)
-        with self.transaction(write=_is_write(query)):
+        if not _is_write(query):  # one read is atomic by itself: no BEGIN and COMMIT (two round trips on a server)
+            conn = self._acquire(False)
+            try:
+                return self._guard(self._run, conn, query, params)
+            finally:
+                self._release(conn)
+        with self.transaction():
             return self._guard(self._run, self._tx.conn, query, params)
 
     def _take_deferred(self) -> list[Deferred]:

@@ -139,6 +139,24 @@ def test_after_commit_runs_after_commit_and_never_on_rollback(db: Database, tabl
     assert seen == ["a", "now"]
 
 
+def test_a_read_on_its_own_is_one_statement_and_a_write_its_own_transaction(
+    db: Database, table: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Outside a transaction a read is atomic by itself: it is sent alone, with no BEGIN and no
+    COMMIT (two round trips saved on PostgreSQL); a write still gets a transaction of its own."""
+    begun: list[bool] = []
+    begin = db._begin  # noqa: SLF001 - counting what reaches the driver
+    monkeypatch.setattr(db, "_begin", lambda conn, write: begun.append(write) or begin(conn, write))
+    assert db.value(f'SELECT COUNT(*) AS c FROM "{table}"') == 0
+    assert begun == []
+    db.sql(f'INSERT INTO "{table}" (name, n) VALUES (?, ?)', ("a", 1))
+    assert begun == [True]
+    assert db.sql(f'SELECT name, n FROM "{table}"') == [{"name": "a", "n": 1}] and begun == [True]
+    with pytest.raises(StorageError):
+        db.sql(f'SELECT nothing FROM "{table}"')
+    assert db.value(f'SELECT n FROM "{table}" WHERE name = ?', ("a",)) == 1  # the connection is still good
+
+
 def test_uncommitted_writes_are_invisible_to_other_threads(db: Database, table: str) -> None:
     inside = threading.Event()
     release = threading.Event()
