@@ -93,3 +93,31 @@ def test_the_log_is_keyed_by_sequence_with_no_other_index(make_site, db_url_for)
     assert [r["name"] for r in session.get_list("Event Update Log", filters={"name": log["name"]})] == [log["name"]]
     session.delete("Event Update Log", log["name"])
     assert not session.exists("Event Update Log", log["name"])
+
+
+@pytest.mark.parametrize("backend_url", ["sqlite", "postgres"])
+def test_a_change_s_own_log_has_every_field_in_its_column(make_site, backend_url, request) -> None:
+    """``_log`` builds the append's parameters inline: each value lands in its own column — the
+    data, the origin, the routing and the snapshot of a change that starts to meet a condition."""
+    import json
+
+    if backend_url == "postgres":
+        request.getfixturevalue("postgres")
+    from tests.conftest import new_pg_url
+
+    site = make_site(db_url=new_pg_url() if backend_url == "postgres" else None)
+    session = site.session()
+    session.insert({"doctype": "Event Consumer", "callback_url": "http://127.0.0.1:9", "user": "Administrator",
+                    "api_key": "k", "api_secret": "s", "consumer_doctypes": [
+                        {"ref_doctype": "ToDo", "status": "Approved", "condition": "doc.status == 'Closed'"}]})
+    name = session.insert({"doctype": "ToDo", "description": "watched"})["name"]
+    site.session(origin="http://hq:8000").update("ToDo", name, {"status": "Closed"})
+    logs = session.get_list("Event Update Log", fields=["*"], order_by="sequence asc")
+    # the Create was skipped by the only consumer's condition: no log; the change that meets it is sent as a Create
+    assert [(log["update_type"], log["docname"], log["ref_doctype"]) for log in logs] == [("Update", name, "ToDo")]
+    (update,) = logs
+    assert update["routing"] == {"http://127.0.0.1:9": "create"} and update["origin"] == "http://hq:8000"
+    assert json.loads(update["data"])["changed"] == {"status": "Closed"}
+    snapshot = json.loads(update["snapshot"])
+    assert (snapshot["status"], snapshot["description"]) == ("Closed", "watched") and update["target"] is None
+    assert update["name"] == str(update["sequence"])
