@@ -3,6 +3,11 @@
 Sources, in order: ``Authorization: token key:secret`` or ``Basic base64(key:secret)``, then
 the ``sid`` login cookie; without either the caller is Guest. Wrong credentials are a 401;
 an unknown or expired ``sid`` (or one whose user was disabled) just means Guest.
+
+A browser sends the cookie with whatever page makes the request, so an API write authenticated by
+the cookie alone (POST, PUT, PATCH, DELETE) must not come from another site's page: one whose
+``Origin`` names another host (or is ``null``, as from a sandboxed frame) is a 403. Scripts and
+other sites send no ``Origin``, and keys are not sent by browsers on their own.
 """
 
 from __future__ import annotations
@@ -18,6 +23,14 @@ from docstream.auth.credentials import user_for_authorization
 from docstream.auth.permissions import GUEST
 from docstream.auth.sessions import user_for_session
 from docstream.errors import AuthenticationError
+from docstream.ui.csrf import CsrfError, check_origin
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _is_api(path: str) -> bool:
+    """The API's routes (the desk's form posts check their own token and origin)."""
+    return path == "/" or path.startswith("/api/")
 
 
 def identify(site: Any, authorization: str | None, sid: str | None) -> tuple[str, str | None]:
@@ -47,6 +60,12 @@ class AuthenticationMiddleware:
             await response(scope, receive, send)
             return
         state.update(session=session, user=session.user, sid=session.flags.get("sid"))
+        if session.flags.get("sid") and scope["method"] not in _SAFE_METHODS and _is_api(scope["path"]):
+            try:
+                check_origin(conn, allow_null=False)
+            except CsrfError as exc:
+                await error_response(exc, state.get("request_id"))(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     def _session(self, authorization: str | None, sid: str | None) -> Any:

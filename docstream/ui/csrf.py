@@ -41,13 +41,14 @@ class CsrfTokens:
             raise CsrfError("this form's security token is missing or out of date: reload the page and try again")
 
 
-def check_origin(request: Any) -> None:
+def check_origin(request: Any, allow_null: bool = True) -> None:
+    """Refuse a request whose ``Origin`` names another host (``null`` too, unless allowed)."""
     origin = request.headers.get("origin")
-    if not origin or origin == "null":
+    if not origin or (origin == "null" and allow_null):
         return
     host = request.headers.get("host") or request.url.netloc
-    if urlsplit(origin).netloc != host:
-        raise CsrfError(f"a form posted from {origin} is not accepted here: use this site's own pages")
+    if origin == "null" or urlsplit(origin).netloc != host:
+        raise CsrfError(f"a request from {origin} is not accepted here: use this site's own pages")
 
 
 __all__ = ["FIELD", "HEADER", "CsrfError", "CsrfTokens", "check_origin"]

@@ -166,6 +166,27 @@ def test_a_locked_login_is_a_429_for_the_api_and_a_message_for_the_desk(site: An
     assert token_free.status_code == 429 and "locked for" in token_free.text
 
 
+def test_a_cookie_write_from_another_site_s_page_is_refused(site: Any, client: AppClient) -> None:
+    """The login cookie goes with any page's request: a write it alone authenticates must come
+    from this site's own pages (or from no page at all: scripts send no Origin)."""
+    from docstream.auth import users
+
+    assert client.post("/api/method/login", json={"usr": "Administrator", "pwd": "admin"}).status_code == 200
+    todo = {"doctype": "ToDo", "description": "from a page"}
+    for origin in ("http://evil.example", "null", "http://testserver.evil.example"):
+        r = client.post("/api/resource/ToDo", json=todo, headers={"Origin": origin})
+        assert r.status_code == 403 and r.json()["exc_type"] == "CsrfError", (origin, r.text)
+    assert client.get("/api/resource/ToDo", headers={"Origin": "http://evil.example"}).status_code == 200  # reads are not writes
+    assert client.post("/api/resource/ToDo", json=todo, headers={"Origin": "http://testserver"}).status_code == 200
+    assert client.post("/api/resource/ToDo", json=todo).status_code == 200
+    assert len(site.session().get_list("ToDo", filters={"description": "from a page"})) == 2
+    keys = users.generate_keys(site.session(), "Administrator")
+    client.post("/api/method/logout")
+    r = client.post("/api/resource/ToDo", json=todo, headers={
+        "Origin": "http://evil.example", "Authorization": f"token {keys['api_key']}:{keys['api_secret']}"})
+    assert r.status_code == 200  # a key is never sent by a browser on its own
+
+
 @pytest.mark.parametrize(("raw", "expected"), [
     (b"/api/resource/ToDo", ("ToDo", None)),
     (b"/api/resource/ToDo/", ("ToDo", None)),
