@@ -168,18 +168,20 @@ class Database(ABC):
             raise RuntimeError("savepoint outside a transaction")
         self._tx.savepoints += 1
         name = f"sp{self._tx.savepoints}"
-        self.sql(f"SAVEPOINT {name}")
+        # SAVEPOINT and RELEASE travel with the statements around them (on a server, no round trip
+        # of their own): the order is kept, so the savepoint exists before anything inside it runs
+        self.defer(f"SAVEPOINT {name}")
         known = set(self._tx.memo)
         try:
             yield
         except BaseException:
             self.sql(f"ROLLBACK TO SAVEPOINT {name}")
-            self.sql(f"RELEASE SAVEPOINT {name}")
+            self.defer(f"RELEASE SAVEPOINT {name}")
             for key in set(self._tx.memo) - known:  # learnt under locks the rollback has released
                 del self._tx.memo[key]
             raise
         else:
-            self.sql(f"RELEASE SAVEPOINT {name}")
+            self.defer(f"RELEASE SAVEPOINT {name}")
 
     # -- statements --------------------------------------------------------
     def defer(self, query: str, params: Sequence[Any] = (), on_rows: Callable[[list[Row]], None] | None = None) -> None:

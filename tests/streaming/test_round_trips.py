@@ -143,3 +143,18 @@ def test_a_subscribers_read_lost_with_a_failed_statement_is_made_again(pg_site) 
                 db.sql("SELECT 1 / 0")  # the deferred read travels with this, and is lost with it
         note = session.insert({"doctype": "Note", "title": "written after the failure"})["name"]
     assert session.get("Note", note)["title"] == "written after the failure"
+
+
+@pytest.mark.postgres
+def test_a_savepoint_costs_no_round_trip_of_its_own(pg_site) -> None:
+    """Each applied event runs in a savepoint: SAVEPOINT travels with the event's first statement
+    and RELEASE with the next one (or the COMMIT); only a rollback is sent at once."""
+    db = pg_site.db
+    trips = RoundTrips(db)
+    with db.transaction():
+        for _ in range(2):
+            with db.savepoint():
+                db.sql('SELECT 1 AS one')
+    assert [t for t in trips.trips if any(q.startswith(("SAVEPOINT", "RELEASE")) for q in t)] == [
+        ["SAVEPOINT sp1", "SELECT 1 AS one"], ["RELEASE SAVEPOINT sp1", "SAVEPOINT sp2", "SELECT 1 AS one"],
+        ["RELEASE SAVEPOINT sp2", "COMMIT"]]
