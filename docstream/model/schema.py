@@ -30,7 +30,7 @@ def sync_table(db: Database, meta: Meta) -> None:
     """Create the DocType's table, or add the columns it lacks, or change the type of a column
     whose field changed type (converting its values; never dropping data)."""
     table = meta.table_name
-    existing = db.table_columns(table)
+    existing = db.column_types(table)
     if not existing:
         _create(db, meta)
         return
@@ -38,13 +38,10 @@ def sync_table(db: Database, meta: Meta) -> None:
         if column not in existing:
             db.sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {_std_type(db, column)}")
     for f in meta.value_fields:
+        wanted = db.column_type(f.fieldtype)
         if f.fieldname not in existing:
-            db.sql(
-                f"ALTER TABLE {quote(table)} ADD COLUMN {quote(f.fieldname)} {db.column_type(f.fieldtype)}"
-            )
-    types = db.column_types(table)
-    for f in meta.value_fields:
-        if f.fieldname in types and types[f.fieldname] != db.column_type(f.fieldtype).lower():
+            db.sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(f.fieldname)} {wanted}")
+        elif existing[f.fieldname] != wanted.lower():
             _retype(db, meta, f)
     _indexes(db, meta)
 

@@ -74,11 +74,12 @@ class Database(ABC):
     def column_type(self, fieldtype: str) -> str: ...
 
     @abstractmethod
-    def table_columns(self, table: str) -> set[str]: ...
-
-    @abstractmethod
     def column_types(self, table: str) -> dict[str, str]:
-        """Each column's type, written as ``column_type`` writes it, in lower case (for comparing)."""
+        """Each column's type, written as ``column_type`` writes it, in lower case (for comparing);
+        empty when there is no such table."""
+
+    def table_columns(self, table: str) -> set[str]:
+        return set(self.column_types(table))
 
     @abstractmethod
     def retype_column(self, table: str, column: str, sqltype: str) -> None:

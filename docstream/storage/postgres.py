@@ -134,12 +134,6 @@ class PostgresDatabase(Database):
     def column_type(self, fieldtype: str) -> str:
         return _TYPES.get(fieldtype, "TEXT")
 
-    def table_columns(self, table: str) -> set[str]:
-        rows = self.sql(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,),
-        )
-        return {r["column_name"] for r in rows}
-
     def column_types(self, table: str) -> dict[str, str]:
         rows = self.sql(
             "SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute "

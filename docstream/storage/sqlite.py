@@ -99,9 +99,6 @@ class SQLiteDatabase(Database):
     def column_type(self, fieldtype: str) -> str:
         return _TYPES.get(fieldtype, "TEXT")
 
-    def table_columns(self, table: str) -> set[str]:
-        return {r["name"] for r in self.sql(f"PRAGMA table_info({quote(table)})")}
-
     def column_types(self, table: str) -> dict[str, str]:
         return {r["name"]: (r["type"] or "").lower() for r in self.sql(f"PRAGMA table_info({quote(table)})")}
 
