@@ -34,13 +34,14 @@ def install_site(site: Any, admin_password: str) -> None:
 def ensure_schema(site: Any) -> None:
     """Internal tables of the streaming engine (cursors, consumer progress), extra indexes, and on
     PostgreSQL the update log's append function (made when missing: its name carries a version)."""
-    from docstream.streaming import SCHEMA, updatelog
+    from docstream.streaming import SCHEMA, checkpoint, updatelog
 
     db = site.db
     with db.transaction():
         db.lock_key("docstream:schema")  # processes opening the site at once take turns
         for ddl in SCHEMA:
             db.sql(ddl)
+        checkpoint.add_columns(db)
         if db.dialect == "postgres" and not db.value("SELECT 1 FROM pg_proc WHERE proname = ?", (updatelog.APPEND_FUNCTION,)):
             for ddl in updatelog.schema(db.dialect):
                 db.sql(ddl)

@@ -10,6 +10,7 @@
     │   ├── UnknownFieldError
     │   └── RegistrationError
     ├── DuplicateEntryError (409)
+    ├── LogRewoundError (409) — a consumer has read past what this producer's update log holds
     ├── DoesNotExistError (404)
     ├── PermissionError (403)
     ├── AuthenticationError (401)
@@ -99,6 +100,13 @@ class DuplicateEntryError(DocstreamError):
     http_status = 409
 
 
+class LogRewoundError(DocstreamError):
+    """The producer's update log no longer holds what a consumer read from it: the producer was
+    restored from a backup, or lost its last commits, and is giving its sequence numbers again."""
+
+    http_status = 409
+
+
 class DoesNotExistError(DocstreamError):
     http_status = 404
 
@@ -140,6 +148,7 @@ __all__ = [
     "ExpressionError",
     "LinkExistsError",
     "LinkValidationError",
+    "LogRewoundError",
     "MalformedRequestError",
     "MandatoryError",
     "PermissionError",

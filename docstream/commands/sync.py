@@ -61,6 +61,9 @@ def sync_status(ctx: Context, as_json: bool) -> None:
         table.add_row(p["producer_url"], str(p["cursor"]), str(p["behind"]), str(p["failed"]), str(p["held"]),
                       p["last_success"] or "-", (p["last_error"] or "-")[:80], _when(p["next_attempt"]))
     Console().print(table)
+    for p in result["producers"]:
+        if p.get("rebaselined"):
+            click.echo(f"re-baselined: {p['rebaselined']}")
     if result["consumers"]:
         consumers = Table(title="Event Consumers (this site produces)")
         for column in ("consumer", "cursor", "behind", "last seen", "doctypes"):

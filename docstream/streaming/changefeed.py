@@ -1,17 +1,22 @@
 """The change feed: the events after a consumer's cursor, in pages, filtered to what it may see.
 
-A page is found through the unique index on ``sequence`` (``WHERE sequence > cursor ORDER BY
-sequence LIMIT n``), so it costs the same at the start of the log and ten million events in.
+A page is found through the unique index on ``sequence`` (``WHERE sequence >= cursor ORDER BY
+sequence LIMIT n``: the log at the cursor itself, then the page), so it costs the same at the
+start of the log and ten million events in.
 The feed keeps no read-marks: the consumer's cursor is the only truth. ``last_sequence`` tells
-the consumer how far the page looked, so filtered-out events are passed over, not re-read.
+the consumer how far the page looked, so filtered-out events are passed over, not re-read, and
+``last_mark`` which log that was: the consumer hands it back with its next request, and a log
+that is no longer the same (the producer restored from a backup gives numbers again) is refused
+rather than read past.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
-from docstream.errors import DoesNotExistError, PermissionError, ValidationError
+from docstream.errors import DoesNotExistError, LogRewoundError, PermissionError, ValidationError
 from docstream.model import rows
 from docstream.model.documents import Session
 from docstream.model.query import parse_json_arg
@@ -25,29 +30,67 @@ MAX_LIMIT = 1000
 SCAN_FACTOR = 5
 
 
-def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: Any = 200) -> dict[str, Any]:
-    consumer = _consumer(session, event_consumer)
+def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: Any = 200,
+                after_mark: Any = None) -> dict[str, Any]:
+    """A page of the events after ``after``. ``after_mark`` is the ``last_mark`` the consumer was
+    given with the page that ended at ``after``: when the log at ``after`` is no longer that log,
+    or the log ends before ``after``, this log was rewound (a restore, lost commits) and is giving
+    numbers the consumer has already read again — LogRewoundError, so that nothing is skipped."""
+    consumer = consumer_for(session, event_consumer)
     after, limit = _int(after, "after"), min(_int(limit, "limit") or 200, MAX_LIMIT)
+    if after_mark is not None and not isinstance(after_mark, str):
+        raise ValidationError(f"after_mark must be text, not {after_mark!r}")
     subscriptions = {r["ref_doctype"]: r for r in consumer.get("consumer_doctypes") or []}
     meta = session.meta("Event Update Log")
-    logs = session.db.sql(
-        'SELECT * FROM "tabEvent Update Log" WHERE sequence > ? ORDER BY sequence LIMIT ?',
-        (after, limit * SCAN_FACTOR),
+    logs = session.db.sql(  # from the log at ``after`` itself, if it is still there: the anchor
+        'SELECT * FROM "tabEvent Update Log" WHERE sequence >= ? ORDER BY sequence LIMIT ?',
+        (after, limit * SCAN_FACTOR + 1),
     )
-    events, last = [], after
+    events, last, last_mark = [], after, after_mark
     for row in logs:
         log = rows.to_doc(meta, row)
+        if log["sequence"] == after:
+            last_mark = mark(log)
+            if after_mark is not None and last_mark != after_mark:
+                raise _rewound(consumer["name"], after, f"its log {after} is not the one the consumer read")
+            continue
         event = _event_for(consumer["name"], subscriptions.get(log["ref_doctype"]), log, session.site.url)
         if event is not None:
             events.append(event)
-        last = log["sequence"]
+        last, last_mark = log["sequence"], mark(log)
         if len(events) >= limit:
             break
+    top = head(session)
+    if after > top:
+        raise _rewound(consumer["name"], after, f"its log ends at sequence {top}")
     record_consumer_progress(session.db, consumer["name"], after, now())
-    return {"events": events, "last_sequence": last, "head": head(session), "doctypes": statuses(consumer)}
+    return {"events": events, "last_sequence": last, "last_mark": last_mark, "head": top,
+            "doctypes": statuses(consumer)}
 
 
-def _consumer(session: Session, event_consumer: str) -> dict[str, Any]:
+def mark(log: dict[str, Any]) -> str:
+    """What tells one log from another given the same sequence after a rewind: a digest of when
+    it was written and what it records."""
+    text = f"{log['creation']}|{log['update_type']}|{log['ref_doctype']}|{log['docname']}"
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def mark_at(session: Session, sequence: int) -> str | None:
+    """The mark of the log at ``sequence`` (None when there is none: 0, or pruned)."""
+    found = session.db.sql('SELECT * FROM "tabEvent Update Log" WHERE sequence = ?', (sequence,))
+    return mark(rows.to_doc(session.meta("Event Update Log"), found[0])) if found else None
+
+
+def _rewound(consumer: str, after: int, why: str) -> LogRewoundError:
+    return LogRewoundError(
+        f"{consumer} has read this site's update log up to sequence {after}, but {why}: the log was "
+        "rewound (restored from a backup, or its last commits were lost) and gives those numbers to "
+        "other changes; the consumer must re-baseline (docstream.streaming.rebaseline)",
+        doctype="Event Consumer", name=consumer)
+
+
+def consumer_for(session: Session, event_consumer: str) -> dict[str, Any]:
+    """The Event Consumer ``event_consumer``, when the caller is its Event Subscriber (or a manager)."""
     url = normalise_url(event_consumer, "consumer URL")
     system = session.as_user(session.user, ignore_permissions=True)
     if not system.exists("Event Consumer", url):

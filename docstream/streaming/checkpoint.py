@@ -22,8 +22,10 @@ STATE_DDL = (
     "producer TEXT PRIMARY KEY, cursor BIGINT NOT NULL DEFAULT 0, head BIGINT NOT NULL DEFAULT 0, "
     "lease_owner TEXT, lease_until DOUBLE PRECISION, last_pull DOUBLE PRECISION, "
     "last_success TEXT, last_error TEXT, failures INTEGER NOT NULL DEFAULT 0, "
-    "next_attempt DOUBLE PRECISION, notified INTEGER NOT NULL DEFAULT 0)"
+    "next_attempt DOUBLE PRECISION, notified INTEGER NOT NULL DEFAULT 0, mark TEXT, rebaselined TEXT)"
 )
+# columns a later version added to the state table: added to an older site's when it is opened
+STATE_ADDED = {"mark": "TEXT", "rebaselined": "TEXT"}
 PROGRESS_DDL = (
     'CREATE TABLE IF NOT EXISTS "__consumer_progress" ('
     "consumer TEXT PRIMARY KEY, cursor BIGINT NOT NULL DEFAULT 0, last_seen TEXT)"
@@ -94,11 +96,33 @@ def release_lease(db: Database, producer: str, owner: str) -> None:
            (producer, owner))
 
 
-def advance(db: Database, producer: str, expected: int, cursor: int, head: int) -> bool:
-    """Move the cursor from ``expected`` to ``cursor``; False when another puller got there first."""
+def add_columns(db: Database) -> None:
+    """Give the state table of a site made by an older version the columns it lacks."""
+    have = db.table_columns("__sync_state")
+    for column, kind in STATE_ADDED.items():
+        if column not in have:
+            db.sql(f'ALTER TABLE "__sync_state" ADD COLUMN {column} {kind}')
+
+
+def advance(db: Database, producer: str, expected: int, cursor: int, head: int, mark: Any = ...) -> bool:
+    """Move the cursor from ``expected`` to ``cursor`` (and to ``mark``, the producer's token for
+    the log at ``cursor``, when given); False when another puller got there first."""
+    if mark is ...:
+        return db.execute(
+            'UPDATE "__sync_state" SET cursor = ?, head = ? WHERE producer = ? AND cursor = ?',
+            (cursor, max(head, cursor), producer, expected),
+        ) == 1
     return db.execute(
-        'UPDATE "__sync_state" SET cursor = ?, head = ? WHERE producer = ? AND cursor = ?',
-        (cursor, max(head, cursor), producer, expected),
+        'UPDATE "__sync_state" SET cursor = ?, head = ?, mark = ? WHERE producer = ? AND cursor = ?',
+        (cursor, max(head, cursor), mark, producer, expected),
+    ) == 1
+
+
+def rebase(db: Database, producer: str, expected: int, cursor: int, mark: str | None, note: str) -> bool:
+    """Put the cursor where a re-baseline starts (back, below a rewound producer's head), noting why."""
+    return db.execute(
+        'UPDATE "__sync_state" SET cursor = ?, head = ?, mark = ?, rebaselined = ? WHERE producer = ? AND cursor = ?',
+        (cursor, cursor, mark, note, producer, expected),
     ) == 1
 
 

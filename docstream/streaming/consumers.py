@@ -152,11 +152,14 @@ def _start_streaming(session: Session, consumer: dict[str, Any], row: dict[str, 
     session.db.sql('UPDATE "tabEvent Consumer Document Type" SET subscribed_from = ? WHERE name = ?', (start, row["name"]))
     row["subscribed_from"] = start
     if row.get("initial_sync"):
-        _backfill(session, consumer["name"], row)
+        backfill(session, consumer["name"], row)
 
 
-def _backfill(session: Session, consumer: str, row: dict[str, Any]) -> None:
+def backfill(session: Session, consumer: str, row: dict[str, Any]) -> int:
+    """A Create log of every document of ``row``'s DocType (that meets its condition), addressed to
+    ``consumer``; how many."""
     meta = session.meta(row["ref_doctype"])
+    sent = 0
     condition = (row.get("condition") or "").strip()
     after = ""
     while True:  # keyset pages on the primary key: each page costs the same, however far in
@@ -169,8 +172,9 @@ def _backfill(session: Session, consumer: str, row: dict[str, Any]) -> None:
                 continue
             append_log(session, {"update_type": "Create", "ref_doctype": meta.name, "docname": name,
                                  "data": dumps(doc), "target": consumer})
+            sent += 1
         if len(names) < BACKFILL_PAGE:
-            return
+            return sent
         after = names[-1]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from docstream.api.methods import whitelist
 from docstream.errors import PermissionError
 from docstream.model.documents import Session
-from docstream.streaming import changefeed, checkpoint, consumers
+from docstream.streaming import changefeed, checkpoint, consumers, rebaseline as rebaselining
 from docstream.streaming.pull import pull as run_pull
 from docstream.streaming.resync import resync as resync_log, resync_all_failed as resync_every_failed
 from docstream.streaming.status import status as streaming_status
@@ -29,9 +29,17 @@ def unregister_consumer(session: Session, event_consumer: str) -> str:
 
 
 @whitelist("docstream.streaming.get_updates")
-def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: Any = 200) -> dict[str, Any]:
+def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: Any = 200,
+                after_mark: Any = None) -> dict[str, Any]:
     """The change feed: events after the sequence ``after`` that this consumer may see."""
-    return changefeed.get_updates(session, event_consumer, after, limit)
+    return changefeed.get_updates(session, event_consumer, after, limit, after_mark)
+
+
+@whitelist("docstream.streaming.rebaseline", methods=("POST",))
+def rebaseline(session: Session, event_consumer: str) -> dict[str, Any]:
+    """This site's log was rewound under the calling consumer: send it every document it is
+    subscribed to again; the sequence to read on from."""
+    return rebaselining.rebaseline(session, event_consumer)
 
 
 @whitelist("docstream.streaming.get_documents")

@@ -7,12 +7,13 @@ page; progress is reported page by page.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from docstream.errors import DocstreamError, DoesNotExistError, MalformedRequestError, TransientError
+from docstream.errors import DocstreamError, DoesNotExistError, LogRewoundError, MalformedRequestError, TransientError
 from docstream.model.types import now
 from docstream.streaming import checkpoint
 from docstream.streaming.apply import Applier
@@ -21,6 +22,7 @@ from docstream.streaming.urls import normalise_url
 
 Progress = Callable[[int, int], None]
 LEASE_WAIT_SECONDS = 120
+log = logging.getLogger("docstream.pull")
 
 
 def pull(site: Any, producer_url: str | None = None, progress: Progress | None = None) -> dict[str, int]:
@@ -74,20 +76,30 @@ def _wait_for_lease(db: Any, name: str, owner: str) -> None:
 def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> dict[str, int]:
     """Page after page until the head seen at the start. While a page is applied, the next one is
     already being fetched (it starts where this one ends, whatever applying it does: the cursor
-    moves to the page's end): the producer builds a page while the consumer writes one."""
+    moves to the page's end): the producer builds a page while the consumer writes one. A producer
+    whose log was rewound under the cursor is asked for a new baseline, once per pull."""
     db = site.db
     counts = {"synced": 0, "failed": 0, "held": 0}
     target: int | None = None
     fetcher: ThreadPoolExecutor | None = None  # made when a second page is due
     ahead: Future[dict[str, Any]] | None = None
+    rebaselined = False
     try:
         while True:
             producer = site.session("Administrator", ignore_permissions=True).get("Event Producer", name)
             remote = producer_remote(site, producer)
-            cursor = int(checkpoint.state(db, name)["cursor"])
-            page = ahead.result() if ahead is not None else _fetch(site, remote, cursor)
-            if page["after"] != cursor:  # another puller moved the cursor meanwhile: fetch again
-                page = _fetch(site, remote, cursor)
+            state = checkpoint.state(db, name)
+            cursor, mark = int(state["cursor"]), state.get("mark")
+            try:
+                page = ahead.result() if ahead is not None else _fetch(site, remote, cursor, mark)
+                if page["after"] != cursor:  # another puller moved the cursor meanwhile: fetch again
+                    page = _fetch(site, remote, cursor, mark)
+            except LogRewoundError:
+                if rebaselined:
+                    raise
+                _rebaseline(site, remote, name, cursor)
+                rebaselined, target, ahead = True, None, None
+                continue
             producer = _mirror(site, producer, page["doctypes"])
             target = page["head"] if target is None else target
             last = page["last_sequence"]
@@ -95,7 +107,7 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
             ahead = None
             if not done:
                 fetcher = fetcher or ThreadPoolExecutor(1, thread_name_prefix="pull-ahead")
-                ahead = fetcher.submit(_fetch, site, remote, last)
+                ahead = fetcher.submit(_fetch, site, remote, last, page["last_mark"])
             applied = _apply_page(site, producer, remote, cursor, page)
             for key in counts:
                 counts[key] += applied[key]
@@ -109,10 +121,27 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
             fetcher.shutdown(wait=False, cancel_futures=True)
 
 
-def _fetch(site: Any, remote: Any, cursor: int) -> dict[str, Any]:
+def _fetch(site: Any, remote: Any, cursor: int, mark: str | None) -> dict[str, Any]:
     limit = site.settings["pull_page_size"]
-    page = remote.call("docstream.streaming.get_updates", event_consumer=site.url, after=cursor, limit=limit)
+    args: dict[str, Any] = {"after_mark": mark} if mark is not None else {}
+    page = remote.call("docstream.streaming.get_updates", event_consumer=site.url, after=cursor, limit=limit, **args)
     return {**validate_page(page, cursor, limit), "after": cursor}
+
+
+def _rebaseline(site: Any, remote: Any, name: str, cursor: int) -> None:
+    """The producer's log no longer holds what the cursor points at: it sends every subscribed
+    document again (as Creates, applied as upserts) and the cursor moves back to read them."""
+    answer = remote.call("docstream.streaming.rebaseline", event_consumer=site.url)
+    if (not isinstance(answer, dict) or not isinstance(answer.get("after"), int) or answer["after"] < 0
+            or not isinstance(answer.get("documents"), int) or not isinstance(answer.get("mark"), (str, type(None)))):
+        raise MalformedRequestError(f"the producer's answer to a re-baseline is malformed: {str(answer)[:200]}")
+    note = (f"{now()}: the update log of {name} was rewound below sequence {cursor} (restored from a backup, "
+            f"or its last commits were lost); it sent its {answer['documents']} subscribed documents again, "
+            f"read from sequence {answer['after']}")
+    with site.db.transaction():
+        if not checkpoint.rebase(site.db, name, cursor, answer["after"], answer["mark"], note):
+            raise _Raced()
+    log.warning("%s", note)
 
 
 def validate_page(page: Any, cursor: int, limit: int) -> dict[str, Any]:
@@ -139,6 +168,9 @@ def validate_page(page: Any, cursor: int, limit: int) -> dict[str, Any]:
         raise MalformedRequestError("the producer's page ends before its last event")
     if page["last_sequence"] > page["head"]:
         raise MalformedRequestError("the producer's page reaches past its own head")
+    if not isinstance(page.get("last_mark"), (str, type(None))):
+        raise MalformedRequestError("the producer's page has a last_mark that is not text")
+    page.setdefault("last_mark", None)  # a producer of an older version sends none
     if not isinstance(page.get("doctypes"), list):
         page["doctypes"] = []
     return page
@@ -159,7 +191,7 @@ def _apply_page(site: Any, producer: dict[str, Any], remote: Any, cursor: int, p
         if not checkpoint.advance(db, producer["name"], cursor, cursor, page["head"]):  # locks the state row
             raise _Raced()
         counts = applier.apply_events(page["events"])
-        if not checkpoint.advance(db, producer["name"], cursor, page["last_sequence"], page["head"]):
+        if not checkpoint.advance(db, producer["name"], cursor, page["last_sequence"], page["head"], page["last_mark"]):
             raise _Raced()
     return counts
 

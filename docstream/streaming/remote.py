@@ -15,6 +15,7 @@ from docstream.errors import (
     AuthenticationError,
     DocstreamError,
     DoesNotExistError,
+    LogRewoundError,
     MalformedRequestError,
     PermissionError,
     TransientError,
@@ -26,6 +27,7 @@ _BY_STATUS: dict[int, type[DocstreamError]] = {
     400: MalformedRequestError, 401: AuthenticationError, 403: PermissionError,
     404: DoesNotExistError, 409: ValidationError, 413: ValidationError, 417: ValidationError,
 }
+_BY_TYPE: dict[str, type[DocstreamError]] = {"LogRewoundError": LogRewoundError}  # what callers act on
 
 
 class RemoteSite:
@@ -71,7 +73,8 @@ class RemoteSite:
         message = payload.get("message") if isinstance(payload, dict) else None
         if status >= 500 or status in (408, 429, 502, 503, 504):
             raise TransientError(f"{self.url} answered {status} to {method}: {message or 'server error'}")
-        error = _BY_STATUS.get(status, ValidationError)
+        exc_type = payload.get("exc_type") if isinstance(payload, dict) else None
+        error = _BY_TYPE.get(exc_type) or _BY_STATUS.get(status, ValidationError)  # type: ignore[arg-type]
         raise error(f"{self.url}: {message or f'HTTP {status}'}")
 
 

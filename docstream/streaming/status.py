@@ -23,6 +23,7 @@ def status(session: Session) -> dict[str, Any]:
             "failed": failed.get(name, 0), "held": held.get(name, 0),
             "last_success": state.get("last_success"), "last_error": state.get("last_error") if state.get("failures") else None,
             "next_attempt": state.get("next_attempt"), "failures": int(state.get("failures") or 0),
+            "rebaselined": state.get("rebaselined"),
         })
     return {"producers": producers, "consumers": _consumers(session)}
 

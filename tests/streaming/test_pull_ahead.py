@@ -23,9 +23,9 @@ def test_the_next_page_is_fetched_while_this_one_is_applied(serve, monkeypatch) 
     timeline: list[tuple[str, int, float, str]] = []
     real_fetch, real_apply = pull._fetch, pull._apply_page
 
-    def fetch(site, remote, cursor):  # the real fetch, its start noted
+    def fetch(site, remote, cursor, mark):  # the real fetch, its start noted
         timeline.append(("fetch", cursor, time.monotonic(), threading.current_thread().name))
-        return real_fetch(site, remote, cursor)
+        return real_fetch(site, remote, cursor, mark)
 
     def apply(site, producer, remote, cursor, page):  # the real apply, made slow enough to overlap
         timeline.append(("apply", cursor, time.monotonic(), "start"))

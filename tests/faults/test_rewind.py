@@ -1,0 +1,124 @@
+"""A producer restored from a backup (or one that lost its last commits) gives sequence numbers
+again that its consumers have already read, to other changes. Read on from the cursor, those
+changes would be passed over without a sign. The change feed refuses the cursor instead, and the
+consumer takes a new baseline: every document it is subscribed to, sent again.
+
+The restore is the real one a user makes: ``docstream backup`` while the producer is served,
+later ``docstream restore`` of that backup with the producer stopped, and the producer started again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import new_pg_url
+from tests.faults.conftest import FaultPair, Sites, make_pair
+
+ROWS = [{"ref_doctype": "ToDo", "use_same_name": 1},
+        {"ref_doctype": "Note", "use_same_name": 1, "condition": "doc.public == 1"}]
+
+
+def _todos(api) -> dict[str, tuple[str, str]]:
+    return {d["name"]: (d["description"], d["status"])
+            for d in api.get_list("ToDo", fields=["name", "description", "status"], limit_page_length=0)}
+
+
+def _notes(api) -> set[str]:
+    return {d["name"] for d in api.get_list("Note", fields=["name"], limit_page_length=0)}
+
+
+def _new_todos(pair: FaultPair, tag: str, n: int) -> list[str]:
+    return [pair.p.insert({"doctype": "ToDo", "description": f"{tag} {i}"})["name"] for i in range(n)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("after_restore", [2, 9], ids=["log-ends-before-cursor", "numbers-given-again"])
+def test_a_producer_restored_from_a_backup_is_rebaselined_and_nothing_is_skipped(
+        sites: Sites, request: pytest.FixtureRequest, backend: str, after_restore: int) -> None:
+    if backend == "postgres":
+        request.getfixturevalue("postgres")
+    pair = make_pair(sites, f"rewind-{backend}-{after_restore}", consumer_worker=False,
+                     producer_db=new_pg_url() if backend == "postgres" else None)
+    pair.subscribe(ROWS)
+    kept = _new_todos(pair, "before the backup", 5)
+    pair.p.insert({"doctype": "Note", "title": "public before", "public": 1})
+    assert pair.pull()["synced"] == 6
+
+    backup = pair.producer.server.cli("backup").stdout.strip()
+    lost = _new_todos(pair, "lost in the restore", 4)
+    pair.p.update("ToDo", kept[0], {"description": "changed, then lost"})
+    assert pair.pull()["synced"] == 5
+    cursor = pair.state()["cursor"]
+
+    pair.producer.server.stop()
+    pair.producer.server.cli("restore", backup, "--yes")
+    pair.producer.start()
+    assert pair.head() < cursor  # the log is back where the backup left it
+    made = _new_todos(pair, "after the restore", after_restore)
+    pair.p.update("ToDo", kept[1], {"status": "Closed"})
+    public = pair.p.insert({"doctype": "Note", "title": "public after", "public": 1})["name"]
+    private = pair.p.insert({"doctype": "Note", "title": "private after", "public": 0})["name"]
+    assert (pair.head() < cursor) == (after_restore == 2)  # or the numbers the consumer read are given again
+
+    counts = pair.pull()
+    assert counts["failed"] == 0
+    producer, consumer = _todos(pair.p), _todos(pair.c)
+    assert {name: consumer.get(name) for name in producer} == producer  # every ToDo as the producer has it now
+    assert set(made) <= set(consumer) and consumer[kept[0]] == producer[kept[0]]
+    assert consumer[kept[1]][1] == "Closed"
+    assert set(consumer) - set(producer) == set(lost)  # what the producer no longer has stays (see rebaseline.py)
+    assert public in _notes(pair.c) and private not in _notes(pair.c)  # the baseline keeps to the condition
+    state = pair.state()
+    assert "rewound below sequence" in (state.get("rebaselined") or ""), state
+    assert state["cursor"] == pair.head() and not state["last_error"]
+    assert "re-baselined:" in pair.consumer.server.cli("sync", "status").stdout
+    assert "Re-baselined:" in pair.c.http.get("/app/event-streaming").text
+
+    # and streaming goes on from the new baseline, the cursor checked against the log again
+    later = _new_todos(pair, "later", 1)[0]
+    assert pair.pull()["synced"] == 1 and later in _todos(pair.c)
+
+
+def test_a_cursor_past_the_log_or_against_another_log_is_refused(sites: Sites) -> None:
+    pair = make_pair(sites, "rewind-refused", consumer_worker=False)
+    pair.subscribe(ROWS[:1])
+    _new_todos(pair, "task", 3)
+    subscriber = pair.producer.subscriber()
+    head = pair.head()
+
+    def page(**args) -> httpx.Response:
+        return subscriber.http.post("/api/method/docstream.streaming.get_updates",
+                                    json={"event_consumer": pair.consumer.public_url, **args})
+
+    good = page(after=head - 1).json()["message"]
+    assert len(good["events"]) == 1 and isinstance(good["last_mark"], str)
+    assert page(after=head, after_mark=good["last_mark"]).status_code == 200
+    for bad in (page(after=head + 1), page(after=head, after_mark="0" * 16)):
+        assert bad.status_code == 409 and bad.json()["exc_type"] == "LogRewoundError", bad.text
+        assert "rewound" in bad.json()["message"]
+    assert page(after=head, after_mark=5).status_code == 417  # a mark is text
+    before = pair.head()
+    assert pair.c.http.post("/api/method/docstream.streaming.rebaseline",  # only the subscriber may ask
+                            json={"event_consumer": pair.consumer.public_url}).status_code in (403, 404)
+    assert pair.head() == before
+    subscriber.http.close()
+
+
+def test_the_state_of_a_site_made_before_marks_gets_their_columns(make_site, db_url_for, sites_dir: Path) -> None:
+    from docstream.site import Site
+
+    site = make_site("older.local", db_url=db_url_for("older.local"))
+    for column in ("mark", "rebaselined"):  # as a site of the version before had it
+        site.db.sql(f'ALTER TABLE "__sync_state" DROP COLUMN {column}')
+    site.db.sql('INSERT INTO "__sync_state" (producer, cursor) VALUES (?, ?)', ("http://hq.example", 42))
+    assert "mark" not in site.db.table_columns("__sync_state")
+    site.close()
+    reopened = Site.open("older.local", sites_dir)
+    try:
+        assert {"mark", "rebaselined"} <= reopened.db.table_columns("__sync_state")
+        assert reopened.db.sql('SELECT cursor, mark FROM "__sync_state"') == [{"cursor": 42, "mark": None}]
+    finally:
+        reopened.close()
