@@ -17,9 +17,9 @@ def install_site(site: Any, admin_password: str) -> None:
             sync_table(db, meta)
         session = site.session("Administrator", ignore_permissions=True, ignore_links=True)
         definitions = builtin_doctypes()
-        for definition in sorted(definitions, key=lambda d: (d["name"] not in BOOTSTRAP, not d.get("istable"))):
+        for definition in sorted(definitions, key=builtin_order):
             session.insert({"doctype": "DocType", **json.loads(json.dumps(definition))})
-        for role in sorted(_roles(definitions)):
+        for role in sorted(roles_of(definitions)):
             session.insert({"doctype": "Role", "role_name": role})
         session.insert({
             "doctype": "User", "name": "Administrator", "email": "admin@example.com",
@@ -47,7 +47,13 @@ def ensure_schema(site: Any) -> None:
                 db.sql(ddl)
 
 
-def _roles(definitions: list[dict[str, Any]]) -> set[str]:
+def builtin_order(definition: dict[str, Any]) -> tuple[bool, bool]:
+    """The order built-in DocTypes are made in: the definitions' own tables first, child tables
+    before the DocTypes that hold them."""
+    return definition["name"] not in BOOTSTRAP, not definition.get("istable")
+
+
+def roles_of(definitions: list[dict[str, Any]]) -> set[str]:
     roles = {"Administrator", "System Manager", "All", "Guest"}
     for definition in definitions:
         roles |= {p["role"] for p in definition.get("permissions", [])}

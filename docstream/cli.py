@@ -82,6 +82,22 @@ def set_config(ctx: Context, key: str, value: str) -> None:
     click.echo(f"{key} = {stored}")
 
 
+@main.command("migrate")
+@click.pass_obj
+@handle_errors
+def migrate(ctx: Context) -> None:
+    """Bring the site's built-in DocTypes, roles and internal tables to this version's (after an
+    upgrade); keeps all data, Custom Fields and the site's own DocTypes."""
+    from docstream.model.doctypes import migrate as run
+
+    done = run(ctx.site)
+    for what, names in (("DocTypes added", done.added), ("DocTypes updated", done.updated), ("roles added", done.roles)):
+        if names:
+            click.echo(f"{what}: {', '.join(names)}")
+    if not (done.added or done.updated or done.roles):
+        click.echo("up to date: nothing to change")
+
+
 @main.group()
 def doctype() -> None:
     """DocType definitions."""

@@ -1,11 +1,16 @@
-"""Importing DocType definitions (Frappe's JSON shape) at run time."""
+"""Importing DocType definitions (Frappe's JSON shape) at run time, and bringing the built-in
+ones of a site up to this version's (``migrate``)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from docstream.errors import ValidationError
 from docstream.model.documents import Session
+from docstream.model.meta import STD_FIELDS
+from docstream.model.validation import normalise
 
 _KEYS = ("module", "autoname", "istable", "is_submittable", "title_field", "sort_field", "sort_order", "keyed_by",
          "fields", "permissions")
@@ -31,6 +36,57 @@ def import_doctype(session: Session, definition: Any) -> list[str]:
                 session.insert(doc)
             names.append(item["name"])
     return names
+
+
+@dataclass
+class Migration:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+
+
+def migrate(site: Any) -> Migration:
+    """Bring the site's built-in DocTypes to this version's definitions (added, or updated where
+    they differ; columns are added or converted, never dropped, so no data is lost), add the roles
+    they name, and the engine's internal tables. All or nothing; a second run changes nothing.
+    Custom Fields and the site's own DocTypes are not touched."""
+    from docstream.bootstrap import builtin_order, ensure_schema, roles_of
+    from docstream.model.registry import bootstrap_metas, builtin_doctypes
+    from docstream.model.schema import sync_table
+
+    db = site.db
+    done = Migration()
+    with db.transaction():
+        db.lock_key("docstream:schema")
+        for meta in bootstrap_metas().values():  # the tables the definitions themselves are stored in
+            sync_table(db, meta)
+        session = site.session("Administrator", ignore_permissions=True, ignore_links=True)
+        definitions = builtin_doctypes()
+        for definition in sorted(definitions, key=builtin_order):
+            doc = {"doctype": "DocType", **json.loads(json.dumps(definition)), "custom": 0}
+            if not session.exists("DocType", doc["name"]):
+                session.insert(doc)
+                done.added.append(doc["name"])
+            elif _shape(session, session.get("DocType", doc["name"])) != _shape(session, doc):
+                session.update("DocType", doc["name"], doc)
+                done.updated.append(doc["name"])
+        for role in sorted(roles_of(definitions)):
+            if not session.exists("Role", role):
+                session.insert({"doctype": "Role", "role_name": role})
+                done.roles.append(role)
+    ensure_schema(site)
+    return done
+
+
+def _shape(session: Session, doc: dict[str, Any]) -> Any:
+    """What a DocType definition says, with defaults filled in: two that say the same compare equal
+    however they were written (and whatever rows' names and timestamps)."""
+    meta = session.meta("DocType")
+    clean = normalise(meta, {k: v for k, v in doc.items() if k not in STD_FIELDS}, session.meta, True)
+    clean.pop("custom", None)
+    for table in ("fields", "permissions"):
+        clean[table] = [{k: v for k, v in row.items() if k not in STD_FIELDS} for row in clean.get(table) or []]
+    return clean
 
 
 def _known(session: Session, child: str, rows: list[Any]) -> list[dict[str, Any]]:
