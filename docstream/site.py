@@ -95,9 +95,11 @@ class Site:
         return str(self.settings.get("host_name") or "").rstrip("/")
 
     # -- working ------------------------------------------------------------
-    def session(self, user: str = "Administrator", **flags: Any) -> Session:
+    def session(self, user: str = "Administrator", meta_version: Any = None, **flags: Any) -> Session:
+        """A session of ``user``; outside a transaction the DocTypes are reloaded first if another
+        process changed one (``meta_version``: their version, when the caller read it already)."""
         if not self.db.in_transaction:
-            self.metas.refresh()
+            self.metas.refresh(meta_version)
         return Session(self, user, **flags)
 
     def close(self) -> None:

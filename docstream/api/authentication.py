@@ -19,9 +19,10 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from docstream.api.responses import error_response
-from docstream.auth.credentials import user_for_authorization
+from docstream.auth.credentials import identity_for_authorization
+from docstream.auth.identity import Identity
 from docstream.auth.permissions import GUEST
-from docstream.auth.sessions import user_for_session
+from docstream.auth.sessions import identity_for_session
 from docstream.errors import AuthenticationError
 from docstream.ui.csrf import CsrfError, check_origin
 
@@ -33,12 +34,11 @@ def _is_api(path: str) -> bool:
     return path == "/" or path.startswith("/api/")
 
 
-def identify(site: Any, authorization: str | None, sid: str | None) -> tuple[str, str | None]:
-    """(user, the sid that identified them, if any)."""
+def identify(site: Any, authorization: str | None, sid: str | None) -> Identity:
+    """Who is calling (and the sid that identified them, if any); Guest without credentials."""
     if authorization:
-        return user_for_authorization(site, authorization), None
-    user = user_for_session(site, sid)
-    return (user, sid) if user else (GUEST, None)
+        return identity_for_authorization(site, authorization)
+    return identity_for_session(site, sid) or Identity(GUEST)
 
 
 class AuthenticationMiddleware:
@@ -69,5 +69,9 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
     def _session(self, authorization: str | None, sid: str | None) -> Any:
-        user, live_sid = identify(self.site, authorization, sid)
-        return self.site.session(user, sid=live_sid) if live_sid else self.site.session(user)
+        who = identify(self.site, authorization, sid)
+        flags = {"sid": who.sid} if who.sid else {}
+        session = self.site.session(who.user, meta_version=who.meta_version, **flags)
+        if who.roles is not None:
+            session.know_roles(who.roles)
+        return session

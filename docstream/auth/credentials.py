@@ -10,10 +10,9 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-from docstream.auth.permissions import GUEST
-from docstream.auth.users import user_by_api_key
+from docstream.auth.identity import WITH_ROLES, Identity
+from docstream.auth.secrets import Secrets
 from docstream.errors import AuthenticationError
-from docstream.model.documents import Session
 
 if TYPE_CHECKING:
     from docstream.site import Site
@@ -21,8 +20,17 @@ if TYPE_CHECKING:
 _SCHEMES = ("token", "basic")
 
 
+_BY_KEY = (f'SELECT u.name AS "user", a.value AS mac, {WITH_ROLES[0]} FROM "tabUser" u '
+           f"{Secrets.API_SECRET_JOIN} {WITH_ROLES[1]} WHERE u.api_key = ? AND u.enabled = 1")
+
+
 def user_for_authorization(site: Site, header: str) -> str:
     """The user an ``Authorization`` header authenticates, or AuthenticationError."""
+    return identity_for_authorization(site, header).user
+
+
+def identity_for_authorization(site: Site, header: str) -> Identity:
+    """Who an ``Authorization`` header authenticates (with their roles), or AuthenticationError."""
     scheme, _, value = header.strip().partition(" ")
     scheme = scheme.lower()
     if scheme not in _SCHEMES:
@@ -30,16 +38,21 @@ def user_for_authorization(site: Site, header: str) -> str:
             f"unsupported Authorization scheme {scheme!r}: use 'token api_key:api_secret' or Basic"
         )
     key, secret = _split(_decode_basic(value) if scheme == "basic" else value.strip())
-    return user_for_api_key(site, key, secret)
+    return identity_for_api_key(site, key, secret)
 
 
 def user_for_api_key(site: Site, api_key: str, api_secret: str) -> str:
-    user = user_by_api_key(Session(site, GUEST), api_key)
+    return identity_for_api_key(site, api_key, api_secret).user
+
+
+def identity_for_api_key(site: Site, api_key: str, api_secret: str) -> Identity:
+    """The enabled user of ``api_key`` whose secret is ``api_secret``: one statement reads the user,
+    the secret's hash, the roles and the DocTypes' version."""
+    rows = site.db.sql(_BY_KEY, (api_key,))
     # check a secret even for an unknown key, so both fail alike
-    valid = site.secrets.check_api_secret(user or "\0", api_secret)
-    if user is None or not valid:
+    if not site.secrets.api_secret_matches(rows[0]["mac"] if rows else None, api_secret):
         raise AuthenticationError("Invalid API key or secret (or the user is disabled)")
-    return user
+    return Identity.from_rows(rows)
 
 
 def _decode_basic(value: str) -> str:
@@ -56,4 +69,4 @@ def _split(pair: str) -> tuple[str, str]:
     return key, secret
 
 
-__all__ = ["user_for_api_key", "user_for_authorization"]
+__all__ = ["identity_for_api_key", "identity_for_authorization", "user_for_api_key", "user_for_authorization"]

@@ -70,8 +70,15 @@ class Secrets:
             return False
 
     def check_api_secret(self, user: str, secret: str) -> bool:
-        stored = self._get("User", user, "api_secret", "hmac")
+        return self.api_secret_matches(self._get("User", user, "api_secret", "hmac"), secret)
+
+    def api_secret_matches(self, stored: str | None, secret: str) -> bool:
+        """``secret`` against the stored keyed hash (as read by the caller), in constant time; the
+        same work when nothing is stored, so an unknown key answers as fast as a wrong secret."""
         return hmac.compare_digest(stored or "", self._mac(secret)) and stored is not None
+
+    API_SECRET_JOIN = ('LEFT JOIN "__auth" a ON a.doctype = \'User\' AND a.name = u.name '
+                       "AND a.fieldname = 'api_secret' AND a.kind = 'hmac'")  # u: the User, a.value: the hash
 
     def decrypt(self, doctype: str, name: str, fieldname: str) -> str:
         stored = self._get(doctype, name, fieldname, "fernet")

@@ -22,6 +22,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from docstream.auth.identity import WITH_ROLES, Identity
 from docstream.auth.permissions import GUEST
 from docstream.errors import AuthenticationError, SecurityException
 
@@ -106,17 +107,21 @@ def create_session(site: Site, user: str) -> str:
 
 def user_for_session(site: Site, sid: str | None) -> str | None:
     """The user of a live session, or None (unknown, expired, or the user is disabled)."""
+    found = identity_for_session(site, sid)
+    return found.user if found else None
+
+
+def identity_for_session(site: Site, sid: str | None) -> Identity | None:
+    """Who a live session is (with their roles, in the same statement), or None."""
     if not sid:
         return None
     _ensure_table(site)
     rows = site.db.sql(
-        'SELECT s."user" AS "user", u.enabled AS enabled FROM "__sessions" s '
-        'JOIN "tabUser" u ON u.name = s."user" WHERE s.sid_hash = ? AND s.expires >= ?',
+        f'SELECT s."user" AS "user", {WITH_ROLES[0]} FROM "__sessions" s JOIN "tabUser" u ON u.name = s."user" '
+        f"{WITH_ROLES[1]} WHERE s.sid_hash = ? AND s.expires >= ? AND u.enabled = 1",
         (_hash(sid), int(time.time())),
     )
-    if not rows or not rows[0]["enabled"]:
-        return None
-    return rows[0]["user"]
+    return Identity.from_rows(rows, sid) if rows else None
 
 
 def delete_session(site: Site, sid: str | None) -> None:
@@ -152,4 +157,5 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-__all__ = ["Login", "create_session", "delete_session", "delete_user_sessions", "login", "user_for_session"]
+__all__ = ["Login", "create_session", "delete_session", "delete_user_sessions", "identity_for_session", "login",
+           "user_for_session"]

@@ -31,7 +31,3 @@ def generate_keys(session: Session, user: str) -> dict[str, str]:
         session.update("User", doc["name"], {"api_key": api_key, "api_secret": api_secret})
     return {"api_key": api_key, "api_secret": api_secret}
 
-
-def user_by_api_key(session: Session, api_key: str) -> str | None:
-    rows = session.db.sql('SELECT name FROM "tabUser" WHERE api_key = ? AND enabled = 1', (api_key,))
-    return rows[0]["name"] if rows else None

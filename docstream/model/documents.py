@@ -8,7 +8,7 @@ sync engine are all clients of this one layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from docstream.auth.permissions import ADMINISTRATOR, AUTOMATIC_ROLES, check_permission
@@ -53,10 +53,13 @@ class Session:
             rows_ = self.db.sql(
                 'SELECT role FROM "tabHas Role" WHERE parent = ? AND parenttype = ?', (self.user, "User"),
             )
-            self._roles = frozenset(r["role"] for r in rows_) | AUTOMATIC_ROLES
-            if self.user == ADMINISTRATOR:
-                self._roles |= {"Administrator", "System Manager"}
-        return self._roles
+            self.know_roles(r["role"] for r in rows_)
+        return self._roles  # type: ignore[return-value]
+
+    def know_roles(self, roles: Iterable[str]) -> None:
+        """The user's roles (Has Role), read by the caller with something else: not read again."""
+        known = frozenset(roles) | AUTOMATIC_ROLES
+        self._roles = known | {"Administrator", "System Manager"} if self.user == ADMINISTRATOR else known
 
     def meta(self, doctype: str) -> Meta:
         return self.site.metas.get(doctype)

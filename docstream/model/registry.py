@@ -16,6 +16,7 @@ from docstream.model.meta import Meta
 from docstream.storage import Database
 
 VERSION_DDL = 'CREATE TABLE IF NOT EXISTS "__meta_version" (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)'
+VERSION_SQL = 'SELECT version FROM "__meta_version" WHERE id = 1'  # bumped by every change of a DocType
 BOOTSTRAP = ("DocType", "DocField", "DocPerm")
 
 
@@ -50,9 +51,11 @@ class MetaRegistry:
     def all(self) -> dict[str, Meta]:
         return self._metas
 
-    def refresh(self) -> None:
-        """Reload when another process (or this one) changed a DocType since the last load."""
-        version = self.db.value('SELECT version FROM "__meta_version" WHERE id = 1')
+    def refresh(self, version: Any = None) -> None:
+        """Reload when another process (or this one) changed a DocType since the last load
+        (``version``: the current one, when the caller read it with something else)."""
+        if version is None:
+            version = self.db.value(VERSION_SQL)
         if version != self._version:
             self.load(version)
 
@@ -63,7 +66,7 @@ class MetaRegistry:
 
     def bump(self) -> None:
         self.db.sql('UPDATE "__meta_version" SET version = version + 1 WHERE id = 1')
-        self.load(self.db.value('SELECT version FROM "__meta_version" WHERE id = 1'))
+        self.load(self.db.value(VERSION_SQL))
         self.db.on_rollback(self._reload)
 
     def _reload(self) -> None:
