@@ -15,10 +15,12 @@ from docstream.streaming.resync import resync, resync_all_failed
 from docstream.streaming.status import status
 
 from docstream.streaming.checkpoint import PROGRESS_DDL, STATE_DDL
+from docstream.streaming.rebaseline import REBASELINES_DDL
 
 SCHEMA = (
     STATE_DDL,
     PROGRESS_DDL,
+    REBASELINES_DDL,
     'CREATE INDEX IF NOT EXISTS "idx_sync_log_doc" ON "tabEvent Sync Log" (event_producer, ref_doctype, producer_doc)',
     # sites made before the log was keyed by sequence had it; nothing reads by it now, every write paid for it
     'DROP INDEX IF EXISTS "idx_update_log_creation"',

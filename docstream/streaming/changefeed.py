@@ -37,7 +37,7 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
     or the log ends before ``after``, this log was rewound (a restore, lost commits) and is giving
     numbers the consumer has already read again — LogRewoundError, so that nothing is skipped."""
     consumer = consumer_for(session, event_consumer)
-    after, limit = _int(after, "after"), min(_int(limit, "limit") or 200, MAX_LIMIT)
+    after, limit = whole_number(after, "after"), min(whole_number(limit, "limit") or 200, MAX_LIMIT)
     if after_mark is not None and not isinstance(after_mark, str):
         raise ValidationError(f"after_mark must be text, not {after_mark!r}")
     subscriptions = {r["ref_doctype"]: r for r in consumer.get("consumer_doctypes") or []}
@@ -131,7 +131,7 @@ def _same_site(origin: str, consumer: str) -> bool:
         return False
 
 
-def _int(value: Any, what: str) -> int:
+def whole_number(value: Any, what: str) -> int:
     try:
         number = int(value or 0)
     except (TypeError, ValueError) as exc:

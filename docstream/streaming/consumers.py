@@ -157,25 +157,32 @@ def _start_streaming(session: Session, consumer: dict[str, Any], row: dict[str, 
 
 def backfill(session: Session, consumer: str, row: dict[str, Any]) -> int:
     """A Create log of every document of ``row``'s DocType (that meets its condition), addressed to
-    ``consumer``; how many."""
+    ``consumer``, in this transaction; how many."""
+    sent, after = 0, ""
+    while after is not None:
+        count, after = backfill_page(session, consumer, row, after)
+        sent += count
+    return sent
+
+
+def backfill_page(session: Session, consumer: str, row: dict[str, Any], after: str) -> tuple[int, str | None]:
+    """The Create logs of the next page of ``row``'s documents, those named after ``after``: how
+    many, and where the next page starts (None: that was the last). Keyset pages on the primary
+    key: each page costs the same, however far in."""
     meta = session.meta(row["ref_doctype"])
-    sent = 0
     condition = (row.get("condition") or "").strip()
-    after = ""
-    while True:  # keyset pages on the primary key: each page costs the same, however far in
-        names = [r["name"] for r in session.db.sql(
-            f'SELECT name FROM "{meta.table_name}" WHERE name > ? ORDER BY name LIMIT {BACKFILL_PAGE}', (after,)
-        )]
-        for name in names:
-            doc = rows.read(session.db, meta, name, session.meta)
-            if doc is None or (condition and not condition_holds(condition, doc)):
-                continue
-            append_log(session, {"update_type": "Create", "ref_doctype": meta.name, "docname": name,
-                                 "data": dumps(doc), "target": consumer})
-            sent += 1
-        if len(names) < BACKFILL_PAGE:
-            return sent
-        after = names[-1]
+    names = [r["name"] for r in session.db.sql(
+        f'SELECT name FROM "{meta.table_name}" WHERE name > ? ORDER BY name LIMIT {BACKFILL_PAGE}', (after,)
+    )]
+    sent = 0
+    for name in names:
+        doc = rows.read(session.db, meta, name, session.meta)
+        if doc is None or (condition and not condition_holds(condition, doc)):
+            continue
+        append_log(session, {"update_type": "Create", "ref_doctype": meta.name, "docname": name,
+                             "data": dumps(doc), "target": consumer})
+        sent += 1
+    return sent, (names[-1] if len(names) == BACKFILL_PAGE else None)
 
 
 def consumer_remote(site: Any, consumer: str, transport: Any = None) -> RemoteSite | None:

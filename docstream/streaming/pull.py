@@ -22,6 +22,7 @@ from docstream.streaming.urls import normalise_url
 
 Progress = Callable[[int, int], None]
 LEASE_WAIT_SECONDS = 120
+REBASELINE_SECONDS = 900  # how long a consumer waits for its producer to send it a new baseline
 log = logging.getLogger("docstream.pull")
 
 
@@ -97,7 +98,7 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
             except LogRewoundError:
                 if rebaselined:
                     raise
-                _rebaseline(site, remote, name, cursor)
+                _rebaseline(site, remote, name, cursor, mark)
                 rebaselined, target, ahead = True, None, None
                 continue
             producer = _mirror(site, producer, page["doctypes"])
@@ -128,10 +129,13 @@ def _fetch(site: Any, remote: Any, cursor: int, mark: str | None) -> dict[str, A
     return {**validate_page(page, cursor, limit), "after": cursor}
 
 
-def _rebaseline(site: Any, remote: Any, name: str, cursor: int) -> None:
+def _rebaseline(site: Any, remote: Any, name: str, cursor: int, mark: str | None) -> None:
     """The producer's log no longer holds what the cursor points at: it sends every subscribed
-    document again (as Creates, applied as upserts) and the cursor moves back to read them."""
-    answer = remote.call("docstream.streaming.rebaseline", event_consumer=site.url)
+    document again (as Creates, applied as upserts) and the cursor moves back to read them. On a
+    large site that takes a while: the call waits long, and asked again for the same cursor (after
+    a timeout, a crash) the producer gives the same answer without sending everything twice."""
+    args: dict[str, Any] = {"rewound_from": cursor, **({"rewound_mark": mark} if mark is not None else {})}
+    answer = remote.patient(REBASELINE_SECONDS).call("docstream.streaming.rebaseline", event_consumer=site.url, **args)
     if (not isinstance(answer, dict) or not isinstance(answer.get("after"), int) or answer["after"] < 0
             or not isinstance(answer.get("documents"), int) or not isinstance(answer.get("mark"), (str, type(None)))):
         raise MalformedRequestError(f"the producer's answer to a re-baseline is malformed: {str(answer)[:200]}")

@@ -6,33 +6,72 @@ have already read, and for other changes: a consumer that carried on from its cu
 over those changes without a sign. The change feed refuses such a cursor (``LogRewoundError``);
 the consumer then asks for a new baseline: every document of each DocType it is subscribed to
 (and allowed to see under its condition) is sent to it again as a Create, addressed to it alone,
-right after the head it is to read from. A Create is applied as an upsert, so afterwards the
-consumer holds each of those documents as the producer has it now.
+after the head it is to read from. A Create is applied as an upsert, so afterwards the consumer
+holds each of those documents as the producer has it.
+
+The baseline is appended a page (500 documents) per transaction, so that a large one does not
+hold the site's writers up: each page reads its documents and appends their Creates holding the
+sequence, so a change of a document is logged either before its Create (and is in it) or after
+it (and follows it); a document deleted meanwhile is deleted on the consumer by its Delete. The
+consumer names the cursor that was refused (``rewound_from`` and its mark), and the producer
+remembers the answer it gave for it (``__rebaselines``, one row per consumer): asked again for
+the same cursor once that baseline is complete — the consumer gave up waiting, or crashed before
+it moved its cursor — it answers the same without sending everything twice.
 
 What a baseline cannot do is take back what the consumer holds and the producer no longer has
-(a document whose creation the rewind lost, or deleted since): it stays on the consumer.
+(a document whose creation the rewind lost): it stays on the consumer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from docstream.errors import ValidationError
 from docstream.model.documents import Session
-from docstream.streaming.changefeed import consumer_for, mark_at
-from docstream.streaming.consumers import backfill
-from docstream.streaming.updatelog import SUBSCRIPTION_LOCK, lock_sequence
+from docstream.model.types import now
+from docstream.streaming.changefeed import consumer_for, mark_at, whole_number
+from docstream.streaming.consumers import backfill_page
+from docstream.streaming.updatelog import lock_sequence
+
+REBASELINES_DDL = (
+    'CREATE TABLE IF NOT EXISTS "__rebaselines" (consumer TEXT PRIMARY KEY, rewound_from BIGINT NOT NULL, '
+    'rewound_mark TEXT, "after" BIGINT NOT NULL, mark TEXT, documents INTEGER NOT NULL DEFAULT 0, '
+    "complete INTEGER NOT NULL DEFAULT 0, made TEXT NOT NULL)"
+)
 
 
-def rebaseline(session: Session, event_consumer: str) -> dict[str, Any]:
+def rebaseline(session: Session, event_consumer: str, rewound_from: Any = None, rewound_mark: Any = None) -> dict[str, Any]:
     """Append a Create of every document ``event_consumer`` is subscribed to, addressed to it;
-    ``{"after": sequence, "mark": …, "documents": n}``: the cursor to read on from."""
+    ``{"after": sequence, "mark": …, "documents": n}``: the cursor to read on from. With
+    ``rewound_from`` (the cursor the feed refused, and ``rewound_mark`` its mark), the same request
+    made again gets the same answer."""
     consumer = consumer_for(session, event_consumer)
-    db = session.db
+    refused = -1 if rewound_from in (None, "") else whole_number(rewound_from, "rewound_from")
+    if rewound_mark is not None and not isinstance(rewound_mark, str):
+        raise ValidationError(f"rewound_mark must be text, not {rewound_mark!r}")
+    db, name = session.db, consumer["name"]
     with db.transaction():
-        db.lock_key(SUBSCRIPTION_LOCK)  # no approval or unsubscribe of this consumer meanwhile
-        start = lock_sequence(session)  # and no other change between the head and the baseline
-        sent = 0
-        for row in consumer.get("consumer_doctypes") or []:
-            if row.get("status") == "Approved" and not row.get("unsubscribed"):
-                sent += backfill(session, consumer["name"], row)
-        return {"after": start, "mark": mark_at(session, start), "documents": sent}
+        start = lock_sequence(session)  # the head: every Create of the baseline comes after it
+        given = db.sql('SELECT * FROM "__rebaselines" WHERE consumer = ?', (name,))
+        if given and given[0]["complete"] and int(given[0]["rewound_from"]) == refused >= 0 \
+                and given[0]["rewound_mark"] == rewound_mark:
+            return {"after": int(given[0]["after"]), "mark": given[0]["mark"], "documents": int(given[0]["documents"])}
+        answer = {"after": start, "mark": mark_at(session, start), "documents": 0}
+        db.sql('INSERT INTO "__rebaselines" (consumer, rewound_from, rewound_mark, "after", mark, made) '
+               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (consumer) DO UPDATE SET rewound_from = excluded.rewound_from, "
+               'rewound_mark = excluded.rewound_mark, "after" = excluded."after", mark = excluded.mark, '
+               "documents = 0, complete = 0, made = excluded.made",
+               (name, refused, rewound_mark, start, answer["mark"], now()))
+    for row in consumer.get("consumer_doctypes") or []:
+        if row.get("status") != "Approved" or row.get("unsubscribed"):
+            continue
+        after: str | None = ""
+        while after is not None:
+            with db.transaction():
+                lock_sequence(session)  # a document read and its Create appended with no change between
+                sent, after = backfill_page(session, name, row, after)
+            answer["documents"] += sent
+    with db.transaction():
+        db.sql('UPDATE "__rebaselines" SET documents = ?, complete = 1 WHERE consumer = ? AND "after" = ?',
+               (answer["documents"], name, start))
+    return answer

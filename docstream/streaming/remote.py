@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import http.client
 import json
@@ -41,6 +42,12 @@ class RemoteSite:
         self._auth = f"token {api_key}:{api_secret}"
         self.timeout = timeout
         self._transport = transport
+
+    def patient(self, timeout: float) -> RemoteSite:
+        """The same site, for a call that may take up to ``timeout`` seconds."""
+        other = copy.copy(self)
+        other.timeout = max(self.timeout, timeout)
+        return other
 
     def call(self, method: str, **args: Any) -> Any:
         body = json.dumps(args, default=str).encode()

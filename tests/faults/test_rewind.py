@@ -9,6 +9,7 @@ later ``docstream restore`` of that backup with the producer stopped, and the pr
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -104,7 +105,65 @@ def test_a_cursor_past_the_log_or_against_another_log_is_refused(sites: Sites) -
     assert pair.c.http.post("/api/method/docstream.streaming.rebaseline",  # only the subscriber may ask
                             json={"event_consumer": pair.consumer.public_url}).status_code in (403, 404)
     assert pair.head() == before
+
+    def rebaseline(**args) -> dict:
+        r = subscriber.http.post("/api/method/docstream.streaming.rebaseline",
+                                 json={"event_consumer": pair.consumer.public_url, **args})
+        assert r.status_code == 200, r.text
+        return r.json()["message"]
+
+    first = rebaseline(rewound_from=head + 7, rewound_mark="0" * 16)
+    assert first == {"after": before, "mark": good["last_mark"], "documents": 3} and pair.head() == before + 3
+    assert rebaseline(rewound_from=head + 7, rewound_mark="0" * 16) == first  # asked again: the same, nothing re-sent
+    assert pair.head() == before + 3
+    again = rebaseline(rewound_from=head + 8)  # another refused cursor: a new baseline
+    assert again["after"] == before + 3 and again["documents"] == 3 and pair.head() == before + 6
     subscriber.http.close()
+
+
+def test_a_baseline_is_sent_a_page_per_transaction_and_complete(make_site, monkeypatch) -> None:
+    from docstream.streaming import consumers, rebaseline
+
+    monkeypatch.setattr(consumers, "BACKFILL_PAGE", 3)
+    site = make_site("hq.local")
+    session = site.session()
+    session.insert({"doctype": "Event Consumer", "callback_url": "http://store.example", "user": "Administrator",
+                    "api_key": "k", "api_secret": "s",
+                    "consumer_doctypes": [{"ref_doctype": "ToDo", "status": "Approved"},
+                                          {"ref_doctype": "Note", "status": "Approved", "condition": "doc.public == 1"},
+                                          {"ref_doctype": "Item", "status": "Pending"}]})
+    todos = {session.insert({"doctype": "ToDo", "description": f"t{i}"})["name"] for i in range(10)}
+    public = {session.insert({"doctype": "Note", "title": f"n{i}", "public": i % 2})["name"] for i in range(5)}
+    appended = []  # how many logs each transaction of the baseline appended
+    real = site.db.transaction
+
+    def top() -> int:
+        return site.db.value('SELECT COALESCE(MAX(sequence), 0) FROM "tabEvent Update Log"')
+
+    @contextmanager
+    def counted(*args, **kwargs):
+        if site.db.in_transaction:
+            with real(*args, **kwargs) as inner:
+                yield inner
+            return
+        before = top()
+        with real(*args, **kwargs) as outer:
+            yield outer
+        appended.append(top() - before)
+
+    monkeypatch.setattr(site.db, "transaction", counted)
+    answer = rebaseline.rebaseline(session, "http://store.example", rewound_from=99, rewound_mark=None)
+    monkeypatch.setattr(site.db, "transaction", real)
+    logs = session.get_list("Event Update Log", fields=["ref_doctype", "docname", "target", "update_type"],
+                            filters={"sequence": [">", answer["after"]]}, limit_page_length=0)
+    assert {l["docname"] for l in logs if l["ref_doctype"] == "ToDo"} == todos
+    notes = {l["docname"] for l in logs if l["ref_doctype"] == "Note"}
+    assert len(notes) == 2 and notes <= public  # only those the condition lets through
+    assert all(l["target"] == "http://store.example" and l["update_type"] == "Create" for l in logs)
+    assert answer["documents"] == 12 == len(logs)
+    pages = [n for n in appended if n]  # a page a transaction: the ToDos' 3+3+3+1, then the public Notes'
+    assert pages[:4] == [3, 3, 3, 1] and sum(pages[4:]) == 2 and len(pages[4:]) <= 2
+    assert rebaseline.rebaseline(session, "http://store.example", rewound_from=99) == answer
 
 
 def test_the_state_of_a_site_made_before_marks_gets_their_columns(make_site, db_url_for, sites_dir: Path) -> None:
