@@ -19,6 +19,7 @@ class Setting:
     default: Any
     kind: type
     help: str
+    choices: tuple[str, ...] = ()
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -34,6 +35,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("session_expiry_hours", 24 * 7, int, "how long a login session lasts"),
     Setting("login_attempts", 10, int, "failed logins of one user in a row before that user's logins are refused for a while (0: never refused)"),
     Setting("login_lockout_seconds", 60, int, "how long logins are refused after too many failures; failures further apart than this don't add up"),
+    Setting("sqlite_synchronous", "normal", str, "SQLite sites: normal (a commit survives a crash of the process, but a power cut "
+            "can lose the last ones; consumers of a producer that lost some re-baseline) or full (every commit is on disk "
+            "before it returns: slower writes); read when the site is opened", choices=("normal", "full")),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -50,6 +54,11 @@ def parse(name: str, raw: Any) -> Any:
             raise ValidationError(f"{name} must be a whole number, not {raw!r}", field=name) from exc
         if value < 0:
             raise ValidationError(f"{name} can't be negative", field=name)
+        return value
+    if setting.choices:
+        value = str(raw).strip().lower()
+        if value not in setting.choices:
+            raise ValidationError(f"{name} must be one of {', '.join(setting.choices)}, not {raw!r}", field=name)
         return value
     return str(raw)
 

@@ -31,6 +31,7 @@ class Site:
         self.config = config
         self.settings = settings_mod.resolve(config)
         self.db = db
+        db.configure(self.settings)
         self.metas = MetaRegistry(db)
         self.hooks = HookRegistry()
         self.secrets = Secrets(db, load_or_create_key(path / "site_key"))

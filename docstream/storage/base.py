@@ -67,6 +67,9 @@ class Database(ABC):
     @abstractmethod
     def _translate(self, exc: Exception) -> Exception | None: ...
 
+    def configure(self, settings: dict[str, Any]) -> None:
+        """The site's settings that concern its database (none, unless a backend says otherwise)."""
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -32,6 +32,11 @@ class SQLiteDatabase(Database):
         self._writer = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self.synchronous = "NORMAL"
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        """``sqlite_synchronous``: how durable a commit is, for the connections opened from now on."""
+        self.synchronous = str(settings.get("sqlite_synchronous") or "normal").upper()
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -43,7 +48,7 @@ class SQLiteDatabase(Database):
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys=OFF")
             self._local.conn = conn
             with self._all_lock:

@@ -146,8 +146,27 @@ def test_set_config(sites: Path) -> None:
     cli(sites, "set-config", "host_name", "http://cli.local:8000")
 
 
+def test_sqlite_synchronous_is_how_durable_each_commit_is(sites: Path) -> None:
+    def synchronous() -> int:
+        site = open_site(sites)
+        try:
+            return site.db.value("PRAGMA synchronous")  # 1 NORMAL, 2 FULL: what SQLite itself says
+        finally:
+            site.close()
+
+    assert synchronous() == 1
+    proc = cli(sites, "set-config", "sqlite_synchronous", "FULL")
+    assert proc.returncode == 0 and proc.stdout.strip() == "sqlite_synchronous = full"
+    try:
+        assert synchronous() == 2
+    finally:
+        cli(sites, "set-config", "sqlite_synchronous", "normal")
+    assert synchronous() == 1
+
+
 @pytest.mark.parametrize(("key", "value", "fragment"), [
     ("colour", "red", "unknown setting 'colour'"),
+    ("sqlite_synchronous", "off", "must be one of normal, full"),
     ("poll_interval", "soon", "must be a whole number"),
     ("pull_page_size", "-1", "can't be negative"),
 ])
