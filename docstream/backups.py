@@ -72,6 +72,7 @@ def restore(site_path: Path, config: dict[str, Any], folder: Path) -> dict[str, 
         _sqlite_restore(database, _sqlite_path(config["db_url"]))
     else:
         _postgres_restore(database, config["db_url"])
+    _note_restore(config["db_url"])
     key = site_path / "site_key"
     if (folder / "site_key").read_bytes() != (key.read_bytes() if key.exists() else b""):
         if key.exists():  # the key of the database that was there: kept, not lost
@@ -158,6 +159,20 @@ def _postgres_restore(dump: Path, db_url: str) -> None:
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(replaced)))
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(restoring), sql.Identifier(name)))
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(replaced)))
+
+
+def _note_restore(db_url: str) -> None:
+    """Tell the restored database where its update log went back to: consumers that had read
+    further re-baseline from there (docstream/streaming/rebaseline.py)."""
+    from docstream.storage import open_database
+    from docstream.streaming.updatelog import note_restore
+
+    db = open_database(db_url)
+    try:
+        with db.transaction():
+            note_restore(db)
+    finally:
+        db.close()
 
 
 # -- helpers -----------------------------------------------------------------------

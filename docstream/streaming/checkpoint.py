@@ -8,6 +8,7 @@ nothing; correctness never depends on it.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -22,10 +23,11 @@ STATE_DDL = (
     "producer TEXT PRIMARY KEY, cursor BIGINT NOT NULL DEFAULT 0, head BIGINT NOT NULL DEFAULT 0, "
     "lease_owner TEXT, lease_until DOUBLE PRECISION, last_pull DOUBLE PRECISION, "
     "last_success TEXT, last_error TEXT, failures INTEGER NOT NULL DEFAULT 0, "
-    "next_attempt DOUBLE PRECISION, notified INTEGER NOT NULL DEFAULT 0, mark TEXT, rebaselined TEXT)"
+    "next_attempt DOUBLE PRECISION, notified INTEGER NOT NULL DEFAULT 0, mark TEXT, rebaselined TEXT, marks TEXT)"
 )
 # columns a later version added to the state table: added to an older site's when it is opened
-STATE_ADDED = {"mark": "TEXT", "rebaselined": "TEXT"}
+STATE_ADDED = {"mark": "TEXT", "rebaselined": "TEXT", "marks": "TEXT"}
+KEPT_MARKS = 32  # the last page ends (sequence, mark) a consumer remembers, to find where a rewound log forked
 PROGRESS_DDL = (
     'CREATE TABLE IF NOT EXISTS "__consumer_progress" ('
     "consumer TEXT PRIMARY KEY, cursor BIGINT NOT NULL DEFAULT 0, last_seen TEXT)"
@@ -118,11 +120,35 @@ def advance(db: Database, producer: str, expected: int, cursor: int, head: int, 
     ) == 1
 
 
+def remember_mark(db: Database, producer: str, cursor: int, mark: str | None) -> None:
+    """Keep ``(cursor, mark)`` among the last KEPT_MARKS page ends (in the page's transaction, which
+    holds the state row): if the producer's log is ever rewound, the newest of them it still holds
+    is where the two histories part."""
+    if mark is None:
+        return
+    kept = known_marks(db, producer)
+    if kept and kept[-1][0] >= cursor:
+        return
+    kept = (kept + [[cursor, mark]])[-KEPT_MARKS:]
+    db.sql('UPDATE "__sync_state" SET marks = ? WHERE producer = ?', (json.dumps(kept), producer))
+
+
+def known_marks(db: Database, producer: str) -> list[list[Any]]:
+    """The page ends remembered for ``producer``, oldest first: ``[[sequence, mark], …]``."""
+    raw = state(db, producer).get("marks")
+    try:
+        kept = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [k for k in kept if isinstance(k, list) and len(k) == 2 and isinstance(k[0], int) and isinstance(k[1], str)]
+
+
 def rebase(db: Database, producer: str, expected: int, cursor: int, mark: str | None, note: str) -> bool:
     """Put the cursor where a re-baseline starts (back, below a rewound producer's head), noting why."""
     return db.execute(
-        'UPDATE "__sync_state" SET cursor = ?, head = ?, mark = ?, rebaselined = ? WHERE producer = ? AND cursor = ?',
-        (cursor, cursor, mark, note, producer, expected),
+        'UPDATE "__sync_state" SET cursor = ?, head = ?, mark = ?, rebaselined = ?, marks = ? '
+        "WHERE producer = ? AND cursor = ?",
+        (cursor, cursor, mark, note, json.dumps([[cursor, mark]] if mark else []), producer, expected),
     ) == 1
 
 

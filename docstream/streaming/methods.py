@@ -36,10 +36,12 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
 
 
 @whitelist("docstream.streaming.rebaseline", methods=("POST",))
-def rebaseline(session: Session, event_consumer: str, rewound_from: Any = None, rewound_mark: Any = None) -> dict[str, Any]:
+def rebaseline(session: Session, event_consumer: str, rewound_from: Any = None, rewound_mark: Any = None,
+               known: Any = None) -> dict[str, Any]:
     """This site's log was rewound under the calling consumer: send it every document it is
-    subscribed to again; the sequence to read on from (the same answer for the same refused cursor)."""
-    return rebaselining.rebaseline(session, event_consumer, rewound_from, rewound_mark)
+    subscribed to again; the sequence to read on from — where its history and this log part, among
+    the page ends it ``known``s — (the same answer for the same refused cursor)."""
+    return rebaselining.rebaseline(session, event_consumer, rewound_from, rewound_mark, known)
 
 
 @whitelist("docstream.streaming.get_documents")

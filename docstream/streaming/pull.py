@@ -134,7 +134,8 @@ def _rebaseline(site: Any, remote: Any, name: str, cursor: int, mark: str | None
     document again (as Creates, applied as upserts) and the cursor moves back to read them. On a
     large site that takes a while: the call waits long, and asked again for the same cursor (after
     a timeout, a crash) the producer gives the same answer without sending everything twice."""
-    args: dict[str, Any] = {"rewound_from": cursor, **({"rewound_mark": mark} if mark is not None else {})}
+    args: dict[str, Any] = {"rewound_from": cursor, "known": checkpoint.known_marks(site.db, name),
+                            **({"rewound_mark": mark} if mark is not None else {})}
     answer = remote.patient(REBASELINE_SECONDS).call("docstream.streaming.rebaseline", event_consumer=site.url, **args)
     if (not isinstance(answer, dict) or not isinstance(answer.get("after"), int) or answer["after"] < 0
             or not isinstance(answer.get("documents"), int) or not isinstance(answer.get("mark"), (str, type(None)))):
@@ -197,6 +198,7 @@ def _apply_page(site: Any, producer: dict[str, Any], remote: Any, cursor: int, p
         counts = applier.apply_events(page["events"])
         if not checkpoint.advance(db, producer["name"], cursor, page["last_sequence"], page["head"], page["last_mark"]):
             raise _Raced()
+        checkpoint.remember_mark(db, producer["name"], page["last_sequence"], page["last_mark"])
     return counts
 
 

@@ -29,6 +29,7 @@ from docstream.storage.postgres import advisory_key
 from docstream.streaming import notify, records
 
 SEQUENCE_KEY = "docstream:event-update-log"  # the append lock, and the floor row in tabSeries
+RESTORED_KEY = "docstream:restored-head"  # tabSeries: where the log went back to at the last restore
 # writers hold it shared while they decide whether a change is streamed; an approval holds it
 # exclusively, so a change is either logged or already visible to the approval's backfill
 SUBSCRIPTION_LOCK = "docstream:subscriptions"
@@ -232,7 +233,26 @@ def lock_sequence(session: Session) -> int:
 
 def head(session: Session) -> int:
     """The highest sequence given out (what a consumer that has everything has seen)."""
-    return int(session.db.value(_next_sql(session.db.dialect), (SEQUENCE_KEY,))) - 1
+    return log_head(session.db)
+
+
+def log_head(db: Database) -> int:
+    return int(db.value(_next_sql(db.dialect), (SEQUENCE_KEY,))) - 1
+
+
+def note_restore(db: Database) -> int:
+    """The database was just restored from a backup: note the head its log went back to (a
+    consumer that had read further forked from this log there, or before); the head."""
+    top = log_head(db)
+    db.sql('INSERT INTO "tabSeries" (name, current) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET current = excluded.current',
+           (RESTORED_KEY, top))
+    return top
+
+
+def restored_head(db: Database) -> int | None:
+    """The head the log went back to at the last restore (None: never restored with docstream)."""
+    value = db.value('SELECT current FROM "tabSeries" WHERE name = ?', (RESTORED_KEY,))
+    return None if value is None else int(value)
 
 
 def keep_numbers(db: Database, deleted_up_to: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from docstream.site import Site
+from docstream.streaming.updatelog import log_head, restored_head
 from tests.conftest import new_pg_url
 from tests.support.servers import run_cli
 
@@ -64,6 +65,8 @@ def test_a_backup_restored_brings_the_database_and_its_key_back(tmp_path: Path, 
     site = Site.open("b.local", tmp_path)
     try:
         assert site.secrets.check_password("kept@example.com", "kept-pass-1")
+        # where its update log went back to, for consumers that had read further (rebaseline.fork)
+        assert restored_head(site.db) == log_head(site.db) is not None
     finally:
         site.close()
 

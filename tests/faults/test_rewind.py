@@ -36,17 +36,30 @@ def _new_todos(pair: FaultPair, tag: str, n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-@pytest.mark.parametrize("after_restore", [2, 9], ids=["log-ends-before-cursor", "numbers-given-again"])
+@pytest.mark.parametrize("after_restore", [0, 9], ids=["log-ends-before-cursor", "numbers-given-again"])
 def test_a_producer_restored_from_a_backup_is_rebaselined_and_nothing_is_skipped(
         sites: Sites, request: pytest.FixtureRequest, backend: str, after_restore: int) -> None:
     if backend == "postgres":
         request.getfixturevalue("postgres")
-    pair = make_pair(sites, f"rewind-{backend}-{after_restore}", consumer_worker=False,
-                     producer_db=new_pg_url() if backend == "postgres" else None)
+    _restore_and_pull(make_pair(sites, f"rewind-{backend}-{after_restore}", consumer_worker=False,
+                                producer_db=new_pg_url() if backend == "postgres" else None), after_restore)
+
+
+@pytest.mark.parametrize("knows", ["the restore", "nothing"])
+def test_where_the_consumer_remembers_no_page_end_it_reads_from_the_restore_or_the_start(
+        sites: Sites, knows: str) -> None:
+    """A consumer of an older version kept no page ends: it reads on from the head the restore
+    noted, or, when the log was put back by hand (no note), from the beginning."""
+    pair = make_pair(sites, f"rewind-{knows.split()[-1]}", consumer_worker=False)
+    _restore_and_pull(pair, 9, forget_page_ends=True, by_hand=knows == "nothing")
+
+
+def _restore_and_pull(pair: FaultPair, after_restore: int, forget_page_ends: bool = False,
+                      by_hand: bool = False) -> None:
     pair.subscribe(ROWS)
-    kept = _new_todos(pair, "before the backup", 5)
+    kept = _new_todos(pair, "before the backup", 6)
     pair.p.insert({"doctype": "Note", "title": "public before", "public": 1})
-    assert pair.pull()["synced"] == 6
+    assert pair.pull()["synced"] == 7
 
     backup = pair.producer.server.cli("backup").stdout.strip()
     lost = _new_todos(pair, "lost in the restore", 4)
@@ -56,20 +69,25 @@ def test_a_producer_restored_from_a_backup_is_rebaselined_and_nothing_is_skipped
 
     pair.producer.server.stop()
     pair.producer.server.cli("restore", backup, "--yes")
+    if by_hand:  # as if the file had been copied back: no note of where the log went back to
+        pair.producer.db().sql('DELETE FROM "tabSeries" WHERE name = ?', ("docstream:restored-head",))
+    if forget_page_ends:
+        pair.consumer.db().sql('UPDATE "__sync_state" SET marks = NULL')
     pair.producer.start()
     assert pair.head() < cursor  # the log is back where the backup left it
     made = _new_todos(pair, "after the restore", after_restore)
     pair.p.update("ToDo", kept[1], {"status": "Closed"})
+    pair.p.delete("ToDo", kept[2])  # a deletion: no baseline could carry it
     public = pair.p.insert({"doctype": "Note", "title": "public after", "public": 1})["name"]
     private = pair.p.insert({"doctype": "Note", "title": "private after", "public": 0})["name"]
-    assert (pair.head() < cursor) == (after_restore == 2)  # or the numbers the consumer read are given again
+    assert (pair.head() < cursor) == (after_restore == 0)  # or the numbers the consumer read are given again
 
     counts = pair.pull()
     assert counts["failed"] == 0
     producer, consumer = _todos(pair.p), _todos(pair.c)
     assert {name: consumer.get(name) for name in producer} == producer  # every ToDo as the producer has it now
     assert set(made) <= set(consumer) and consumer[kept[0]] == producer[kept[0]]
-    assert consumer[kept[1]][1] == "Closed"
+    assert consumer[kept[1]][1] == "Closed" and kept[2] not in consumer
     assert set(consumer) - set(producer) == set(lost)  # what the producer no longer has stays (see rebaseline.py)
     assert public in _notes(pair.c) and private not in _notes(pair.c)  # the baseline keeps to the condition
     state = pair.state()
@@ -112,12 +130,19 @@ def test_a_cursor_past_the_log_or_against_another_log_is_refused(sites: Sites) -
         assert r.status_code == 200, r.text
         return r.json()["message"]
 
-    first = rebaseline(rewound_from=head + 7, rewound_mark="0" * 16)
-    assert first == {"after": before, "mark": good["last_mark"], "documents": 3} and pair.head() == before + 3
-    assert rebaseline(rewound_from=head + 7, rewound_mark="0" * 16) == first  # asked again: the same, nothing re-sent
+    known = [[head - 2, "f" * 16], [head, good["last_mark"]], [head + 5, "e" * 16]]  # the page ends it read
+    first = rebaseline(rewound_from=head + 7, rewound_mark="0" * 16, known=known)
+    assert first == {"after": head, "mark": good["last_mark"], "documents": 3}  # the newest that still holds
     assert pair.head() == before + 3
-    again = rebaseline(rewound_from=head + 8)  # another refused cursor: a new baseline
-    assert again["after"] == before + 3 and again["documents"] == 3 and pair.head() == before + 6
+    assert rebaseline(rewound_from=head + 7, rewound_mark="0" * 16, known=known) == first  # again: the same
+    assert pair.head() == before + 3  # and nothing sent twice
+    again = rebaseline(rewound_from=head + 8)  # another refused cursor: a new baseline; nothing known: from the start
+    assert again["after"] == 0 and again["documents"] == 3 and pair.head() == before + 6
+    for bad in ([[1]], [["x", "y"]], "[[-1, \"m\"]]", [[1, "m"]] * 65):
+        r = subscriber.http.post("/api/method/docstream.streaming.rebaseline",
+                                 json={"event_consumer": pair.consumer.public_url, "known": bad})
+        assert r.status_code == 417 and "known must be a list" in r.text, r.text
+    assert pair.head() == before + 6
     subscriber.http.close()
 
 
@@ -154,8 +179,9 @@ def test_a_baseline_is_sent_a_page_per_transaction_and_complete(make_site, monke
     monkeypatch.setattr(site.db, "transaction", counted)
     answer = rebaseline.rebaseline(session, "http://store.example", rewound_from=99, rewound_mark=None)
     monkeypatch.setattr(site.db, "transaction", real)
+    assert answer["after"] == 0  # no page end known, never restored: the consumer reads everything again
     logs = session.get_list("Event Update Log", fields=["ref_doctype", "docname", "target", "update_type"],
-                            filters={"sequence": [">", answer["after"]]}, limit_page_length=0)
+                            filters={"target": "http://store.example"}, limit_page_length=0)
     assert {l["docname"] for l in logs if l["ref_doctype"] == "ToDo"} == todos
     notes = {l["docname"] for l in logs if l["ref_doctype"] == "Note"}
     assert len(notes) == 2 and notes <= public  # only those the condition lets through
