@@ -207,3 +207,26 @@ def test_the_state_of_a_site_made_before_marks_gets_their_columns(make_site, db_
         assert reopened.db.sql('SELECT cursor, mark FROM "__sync_state"') == [{"cursor": 42, "mark": None}]
     finally:
         reopened.close()
+
+
+def test_a_backup_older_than_the_subscription_is_mended_by_registering_again(sites: Sites) -> None:
+    pair = make_pair(sites, "rewind-unsubscribed", consumer_worker=False)
+    backup = pair.producer.server.cli("backup").stdout.strip()  # before the consumer ever subscribed
+    pair.subscribe(ROWS[:1])
+    _new_todos(pair, "before the restore", 3)
+    assert pair.pull()["synced"] == 3
+
+    pair.producer.server.stop()
+    pair.producer.server.cli("restore", backup, "--yes")
+    pair.producer.start()
+    made = _new_todos(pair, "after the restore", 2)
+    refused = pair.pull_response()
+    assert refused.status_code == 404 and "not registered as an Event Consumer" in refused.text, refused.text
+
+    # as docs/howto/backups.md says: the producer's secret entered again registers the consumer again
+    pair.c.update("Event Producer", pair.producer_url, {"api_secret": pair.producer.keys["api_secret"]})
+    pair.approve("ToDo")
+    counts = pair.pull()
+    assert counts["failed"] == 0 and set(made) <= set(_todos(pair.c))
+    assert _todos(pair.p).items() <= _todos(pair.c).items()
+    assert "rewound below sequence" in (pair.state().get("rebaselined") or "")
