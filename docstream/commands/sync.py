@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
+import sys
 from typing import Any
 
 import click
@@ -78,6 +79,34 @@ def _when(epoch: Any) -> str:
     if not epoch:
         return "-"
     return dt.datetime.fromtimestamp(float(epoch)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@sync.command("compare")
+@click.argument("producer_url")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
+@click.pass_obj
+@handle_errors
+def sync_compare(ctx: Context, producer_url: str, as_json: bool) -> None:
+    """Which documents of each approved DocType only this site, or only the producer, has.
+    Exit status 1 when any differ."""
+    from docstream.streaming.compare import compare
+
+    found = compare(ctx.site, producer_url)
+    if as_json:
+        click.echo(json.dumps([{"doctype": d.doctype, "only_here": d.only_here, "only_there": d.only_there,
+                                "skipped": d.skipped} for d in found], indent=2))
+    for d in found if not as_json else []:
+        if d.skipped:
+            click.echo(f"{d.doctype}: not compared ({d.skipped})")
+            continue
+        click.echo(f"{d.doctype}: {'the same' if not d.differs else 'differs'}")
+        for label, names in (("only here (came from the producer, which no longer has them)", d.only_here),
+                             ("only there (no copy here)", d.only_there)):
+            if names:
+                shown = ", ".join(names[:20]) + (f", … ({len(names) - 20} more)" if len(names) > 20 else "")
+                click.echo(f"  {label}: {len(names)}: {shown}")
+    if any(d.differs for d in found):
+        sys.exit(1)
 
 
 @sync.command("resync")

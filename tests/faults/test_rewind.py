@@ -9,6 +9,7 @@ later ``docstream restore`` of that backup with the producer stopped, and the pr
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,6 +96,13 @@ def _restore_and_pull(pair: FaultPair, after_restore: int, forget_page_ends: boo
     assert state["cursor"] == pair.head() and not state["last_error"]
     assert "re-baselined:" in pair.consumer.server.cli("sync", "status").stdout
     assert "Re-baselined:" in pair.c.http.get("/app/event-streaming").text
+
+    # what the baseline could not take back is found by comparing the two sites
+    compared = pair.consumer.server.cli("sync", "compare", pair.producer_url, "--json", check=False)
+    assert compared.returncode == 1, compared.stderr  # they differ
+    found = {d["doctype"]: d for d in json.loads(compared.stdout)}
+    assert found["ToDo"]["only_here"] == sorted(lost) and found["ToDo"]["only_there"] == []
+    assert found["Note"]["only_here"] == found["Note"]["only_there"] == []  # the private Note is not missing
 
     # and streaming goes on from the new baseline, the cursor checked against the log again
     later = _new_todos(pair, "later", 1)[0]
@@ -207,6 +215,22 @@ def test_the_state_of_a_site_made_before_marks_gets_their_columns(make_site, db_
         assert reopened.db.sql('SELECT cursor, mark FROM "__sync_state"') == [{"cursor": 42, "mark": None}]
     finally:
         reopened.close()
+
+
+def test_compare_names_what_only_one_side_has(sites: Sites) -> None:
+    pair = make_pair(sites, "compare", consumer_worker=False)
+    pair.subscribe(ROWS)
+    todos = _new_todos(pair, "task", 3)
+    assert pair.pull()["synced"] == 3
+    local = pair.c.insert({"doctype": "ToDo", "description": "the store's own"})["name"]  # never from the producer
+    same = pair.consumer.server.cli("sync", "compare", pair.producer_url, check=False)
+    assert same.returncode == 0 and "ToDo: the same" in same.stdout and "Note: the same" in same.stdout, same.stdout
+    pair.c.delete("ToDo", todos[0])  # deleted by hand here: streaming won't bring it back until it changes there
+    differs = pair.consumer.server.cli("sync", "compare", pair.producer_url, check=False)
+    assert differs.returncode == 1 and "ToDo: differs" in differs.stdout
+    assert f"only there (no copy here): 1: {todos[0]}" in differs.stdout and local not in differs.stdout
+    missing = pair.consumer.server.cli("sync", "compare", "http://nowhere.example", check=False)
+    assert missing.returncode == 1 and "no Event Producer http://nowhere.example" in missing.stderr
 
 
 def test_a_backup_older_than_the_subscription_is_mended_by_registering_again(sites: Sites) -> None:

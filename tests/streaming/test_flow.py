@@ -99,6 +99,14 @@ def test_local_naming_never_confuses_a_local_document_of_the_same_name(streaming
     assert c.get("Sales Invoice", mine["name"])["remarks"] == "local"
     synced = c.get_list("Sales Invoice", fields=["name", "remarks"], filters={"remote_docname": remote["name"]})
     assert [s["remarks"] for s in synced] == ["changed at hq"]
+    # comparing the sites matches copies by remote_docname: the local invoice of the same name is no copy
+    compared = streaming.consumer.cli("sync", "compare", streaming.producer.url, "--json", check=False)
+    invoices = next(d for d in json.loads(compared.stdout) if d["doctype"] == "Sales Invoice")
+    assert invoices["only_here"] == invoices["only_there"] == [], invoices
+    c.delete("Sales Invoice", synced[0]["name"])  # the copy deleted here by hand
+    compared = streaming.consumer.cli("sync", "compare", streaming.producer.url, "--json", check=False)
+    invoices = next(d for d in json.loads(compared.stdout) if d["doctype"] == "Sales Invoice")
+    assert compared.returncode == 1 and invoices["only_there"] == [remote["name"]] and invoices["only_here"] == []
 
 
 def _item(api, code: str) -> str:
