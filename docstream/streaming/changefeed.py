@@ -46,7 +46,7 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
         'SELECT * FROM "tabEvent Update Log" WHERE sequence >= ? ORDER BY sequence LIMIT ?',
         (after, limit * SCAN_FACTOR + 1),
     )
-    events, last, last_mark = [], after, after_mark
+    events, last, last_mark, last_log = [], after, after_mark, None
     for row in logs:
         log = rows.to_doc(meta, row)
         if log["sequence"] == after:
@@ -57,9 +57,11 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
         event = _event_for(consumer["name"], subscriptions.get(log["ref_doctype"]), log, session.site.url)
         if event is not None:
             events.append(event)
-        last, last_mark = log["sequence"], mark(log)
+        last, last_log = log["sequence"], log
         if len(events) >= limit:
             break
+    if last_log is not None:
+        last_mark = mark(last_log)
     top = head(session)
     if after > top:
         raise _rewound(consumer["name"], after, f"its log ends at sequence {top}")
@@ -69,10 +71,15 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
 
 
 def mark(log: dict[str, Any]) -> str:
-    """What tells one log from another given the same sequence after a rewind: a digest of when
-    it was written and what it records."""
-    text = f"{log['creation']}|{log['update_type']}|{log['ref_doctype']}|{log['docname']}"
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    """What tells one log from another given the same sequence after a rewind: a digest of the
+    change it records (its kind, document, addressee and data) and of the moment it was appended
+    (``modified``: a log is never changed after). The same change logged again at the same number
+    — an Update's data carries no timestamp — is still told apart by that moment."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (log["update_type"], log["ref_doctype"], log["docname"], log.get("target"), log.get("data"),
+                 log.get("modified")):
+        digest.update(str(part if part is not None else "").encode() + b"\0")
+    return digest.hexdigest()
 
 
 def mark_at(session: Session, sequence: int) -> str | None:
