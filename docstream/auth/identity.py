@@ -31,4 +31,3 @@ class Identity:
         first = rows[0]
         mine = [r for r in rows if r["user"] == first["user"]]
         return cls(first["user"], tuple(r["role"] for r in mine if r["role"]), first["meta_version"], sid)
-

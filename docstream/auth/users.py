@@ -30,4 +30,3 @@ def generate_keys(session: Session, user: str) -> dict[str, str]:
         api_secret = secrets.token_hex(16)
         session.update("User", doc["name"], {"api_key": api_key, "api_secret": api_secret})
     return {"api_key": api_key, "api_secret": api_secret}
-
