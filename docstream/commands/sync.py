@@ -81,6 +81,21 @@ def _when(epoch: Any) -> str:
     return dt.datetime.fromtimestamp(float(epoch)).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@sync.command("rebaseline")
+@click.argument("producer_url")
+@click.pass_obj
+@handle_errors
+def sync_rebaseline(ctx: Context, producer_url: str) -> None:
+    """Ask a producer to send every subscribed document again, then pull them."""
+    from docstream.streaming import checkpoint
+    from docstream.streaming.pull import producer_names, pull_producer
+
+    (name,) = producer_names(ctx.site, producer_url)
+    counts = pull_producer(ctx.site, name, rebaseline=True)
+    click.echo(f"synced {counts['synced']}, failed {counts['failed']}, held {counts['held']}")
+    click.echo(f"re-baselined: {checkpoint.state(ctx.site.db, name).get('rebaselined') or ''}")
+
+
 @sync.command("compare")
 @click.argument("producer_url")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")

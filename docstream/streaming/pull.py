@@ -29,14 +29,15 @@ log = logging.getLogger("docstream.pull")
 def pull(site: Any, producer_url: str | None = None, progress: Progress | None = None) -> dict[str, int]:
     """Pull and apply everything each producer had when the call began; counts of the outcome."""
     totals = {"synced": 0, "failed": 0, "held": 0}
-    for name in _producers(site, producer_url):
+    for name in producer_names(site, producer_url):
         counts = pull_producer(site, name, progress)
         for key in totals:
             totals[key] += counts[key]
     return totals
 
 
-def _producers(site: Any, producer_url: str | None) -> list[str]:
+def producer_names(site: Any, producer_url: str | None) -> list[str]:
+    """Every Event Producer's name, or the one of ``producer_url`` (DoesNotExistError: none)."""
     names = [r["name"] for r in site.db.sql('SELECT name FROM "tabEvent Producer" ORDER BY name')]
     if producer_url is None:
         return names
@@ -46,13 +47,19 @@ def _producers(site: Any, producer_url: str | None) -> list[str]:
     return [wanted]
 
 
-def pull_producer(site: Any, name: str, progress: Progress | None = None) -> dict[str, int]:
+def pull_producer(site: Any, name: str, progress: Progress | None = None, rebaseline: bool = False) -> dict[str, int]:
+    """Pull from the Event Producer ``name``; with ``rebaseline``, ask it first to send every
+    subscribed document again (a consumer that lost or changed copies by hand gets them back)."""
     db = site.db
     checkpoint.ensure(db, name)
     owner = checkpoint.owner_id()
     _wait_for_lease(db, name, owner)
     try:
         checkpoint.take_notified(db, name)
+        if rebaseline:
+            state = checkpoint.state(db, name)
+            remote = producer_remote(site, site.session("Administrator", ignore_permissions=True).get("Event Producer", name))
+            _rebaseline(site, remote, name, int(state["cursor"]), state.get("mark"), rewound=False)
         counts = _pull_pages(site, name, owner, progress)
         checkpoint.record_success(db, name, now())
         return counts
@@ -129,20 +136,22 @@ def _fetch(site: Any, remote: Any, cursor: int, mark: str | None) -> dict[str, A
     return {**validate_page(page, cursor, limit), "after": cursor}
 
 
-def _rebaseline(site: Any, remote: Any, name: str, cursor: int, mark: str | None) -> None:
-    """The producer's log no longer holds what the cursor points at: it sends every subscribed
-    document again (as Creates, applied as upserts) and the cursor moves back to read them. On a
-    large site that takes a while: the call waits long, and asked again for the same cursor (after
-    a timeout, a crash) the producer gives the same answer without sending everything twice."""
-    args: dict[str, Any] = {"rewound_from": cursor, "known": checkpoint.known_marks(site.db, name),
-                            **({"rewound_mark": mark} if mark is not None else {})}
+def _rebaseline(site: Any, remote: Any, name: str, cursor: int, mark: str | None, rewound: bool = True) -> None:
+    """The producer's log no longer holds what the cursor points at (or, not ``rewound``, a new
+    baseline was asked for here): it sends every subscribed document again (as Creates, applied
+    as upserts) and the cursor moves back to read them. On a large site that takes a while: the
+    call waits long, and asked again for the same refused cursor (after a timeout, a crash) the
+    producer gives the same answer without sending everything twice."""
+    args: dict[str, Any] = {"known": checkpoint.known_marks(site.db, name)}
+    if rewound:
+        args.update(rewound_from=cursor, **({"rewound_mark": mark} if mark is not None else {}))
     answer = remote.patient(REBASELINE_SECONDS).call("docstream.streaming.rebaseline", event_consumer=site.url, **args)
     if (not isinstance(answer, dict) or not isinstance(answer.get("after"), int) or answer["after"] < 0
             or not isinstance(answer.get("documents"), int) or not isinstance(answer.get("mark"), (str, type(None)))):
         raise MalformedRequestError(f"the producer's answer to a re-baseline is malformed: {str(answer)[:200]}")
-    note = (f"{now()}: the update log of {name} was rewound below sequence {cursor} (restored from a backup, "
-            f"or its last commits were lost); it sent its {answer['documents']} subscribed documents again, "
-            f"read from sequence {answer['after']}")
+    why = (f"the update log of {name} was rewound below sequence {cursor} (restored from a backup, or its last "
+           "commits were lost)" if rewound else f"a new baseline of {name} was asked for here")
+    note = f"{now()}: {why}; it sent its {answer['documents']} subscribed documents again, read from sequence {answer['after']}"
     with site.db.transaction():
         if not checkpoint.rebase(site.db, name, cursor, answer["after"], answer["mark"], note):
             raise _Raced()

@@ -229,6 +229,14 @@ def test_compare_names_what_only_one_side_has(sites: Sites) -> None:
     differs = pair.consumer.server.cli("sync", "compare", pair.producer_url, check=False)
     assert differs.returncode == 1 and "ToDo: differs" in differs.stdout
     assert f"only there (no copy here): 1: {todos[0]}" in differs.stdout and local not in differs.stdout
+    pair.c.update("ToDo", todos[1], {"description": "changed here by hand"})
+
+    # a new baseline asked for here brings both back as the producer has them, and keeps the store's own
+    again = pair.consumer.server.cli("sync", "rebaseline", pair.producer_url)
+    assert "synced 3, failed 0" in again.stdout and "a new baseline of" in again.stdout, again.stdout
+    assert _todos(pair.p).items() <= _todos(pair.c).items() and local in _todos(pair.c)
+    assert _todos(pair.c)[todos[1]][0] == "task 1"  # the change made here by hand is undone
+    assert pair.consumer.server.cli("sync", "compare", pair.producer_url, check=False).returncode == 0
     missing = pair.consumer.server.cli("sync", "compare", "http://nowhere.example", check=False)
     assert missing.returncode == 1 and "no Event Producer http://nowhere.example" in missing.stderr
 
