@@ -155,9 +155,10 @@ def _postgres_restore(dump: Path, db_url: str) -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(restoring)))
         raise
-    with psycopg.connect(admin, autocommit=True) as conn:  # the swap: each rename needs no one connected
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(replaced)))
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(restoring), sql.Identifier(name)))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        with conn.transaction():  # the swap, both renames or neither (each needs no one connected)
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(replaced)))
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(restoring), sql.Identifier(name)))
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(replaced)))
 
 
