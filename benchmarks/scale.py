@@ -178,7 +178,7 @@ def bulk_log(site: Site, n: int) -> float:
     """n Create logs of ToDo, as ``append_log`` writes them (named by their sequence), by executemany."""
     from docstream.model import rows, validation
     from docstream.model.types import now
-    from docstream.streaming import records
+    from docstream.streaming import records, updatelog
 
     meta = site.metas.get("Event Update Log")
     query = rows._insert_sql(meta.table_name, tuple(meta.columns))
@@ -197,6 +197,7 @@ def bulk_log(site: Site, n: int) -> float:
                    "data": records.dumps(data)}
             batch.append([rows.to_db_value(meta, c, doc.get(c)) for c in meta.columns])
         site.db.executemany(query, batch)
+    updatelog.sync_sequence(site.db)  # numbered here, not by PostgreSQL's sequence: bring it up to the head
     if site.db.dialect == "postgres":
         site.db.sql('ANALYZE "tabEvent Update Log"')  # as autovacuum would have, long before a log grows this long
     return time.perf_counter() - start

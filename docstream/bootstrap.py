@@ -33,7 +33,7 @@ def install_site(site: Any, admin_password: str) -> None:
 
 def ensure_schema(site: Any) -> None:
     """Internal tables of the streaming engine (cursors, consumer progress), extra indexes, and on
-    PostgreSQL the update log's append function (made when missing: its name carries a version)."""
+    PostgreSQL the sequence that numbers the update log, brought up to the log's head."""
     from docstream.streaming import SCHEMA, checkpoint, updatelog
 
     db = site.db
@@ -42,9 +42,9 @@ def ensure_schema(site: Any) -> None:
         for ddl in SCHEMA:
             db.sql(ddl)
         checkpoint.add_columns(db)
-        if db.dialect == "postgres" and not db.value("SELECT 1 FROM pg_proc WHERE proname = ?", (updatelog.APPEND_FUNCTION,)):
-            for ddl in updatelog.schema(db.dialect):
-                db.sql(ddl)
+        for ddl in updatelog.schema(db.dialect):
+            db.sql(ddl)
+        updatelog.sync_sequence(db)
 
 
 def builtin_order(definition: dict[str, Any]) -> tuple[bool, bool]:

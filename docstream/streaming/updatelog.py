@@ -2,12 +2,13 @@
 
 Create logs the whole document, Update the diff, Delete only the name. The log is an append-only
 table keyed by ``sequence`` (on SQLite the rowid: one B-tree takes each append) and a log's name
-is its sequence. The next sequence is one more than the highest there is (or ever was: a
-deleted head leaves its number behind in a floor row of ``tabSeries``, so a number is never
-given twice). Appends are serialised until commit — SQLite has one writer at a time, PostgreSQL
-takes an exclusive transaction lock first — so commit order is sequence order and a reader
-never sees a gap that a running transaction could fill later; a rolled-back change gives its
-number back.
+is its sequence, and a number is never given twice. On SQLite the next is one more than the
+highest there is (or ever was: a deleted head leaves its number behind in a floor row of
+``tabSeries``), and a rolled-back change gives its number back; on PostgreSQL it comes from a
+sequence, and a rolled-back change leaves a gap that nothing fills. Appends are serialised until
+commit — SQLite has one writer at a time, PostgreSQL takes an exclusive transaction lock first —
+so commit order is sequence order and a reader never sees a gap that a running transaction could
+fill later.
 
 What a streamed write costs beyond the same write unstreamed is one row appended (to the log's
 table alone: a name is found by its key, so it has no index) and, on PostgreSQL, no round trip:
@@ -144,10 +145,9 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None)
         return
     db, stamp, user = session.db, now(), session.user
     snapshot = records.dumps(new) if routing and "create" in routing.values() else None
-    db.defer(_append_sql(db.dialect, False), [  # as append_statement orders them
-        user, stamp, stamp, user, update_type, doctype, (new or old)["name"],
-        records.dumps(data) if data is not None else None, session.flags.get("origin"), None,
-        records.dumps(routing) if routing else None, snapshot, SEQUENCE_KEY])
+    db.defer(_append_sql(db.dialect, False), _append_params(db.dialect, user, stamp, [  # LOG_FIELDS
+        update_type, doctype, (new or old)["name"], records.dumps(data) if data is not None else None,
+        session.flags.get("origin"), None, records.dumps(routing) if routing else None, snapshot]))
     notify.after_commit(session.site, {r["consumer"] for r in rows_ if routing.get(r["consumer"]) != "skip"})
 
 
@@ -171,32 +171,40 @@ def append_statement(dialect: str, user: str, stamp: str, values: dict[str, Any]
     """The statement that appends one log, and its parameters (``_log`` sends the same, built
     inline; the benchmarks' raw floor uses it too)."""
     routing = values.get("routing")
-    params = [user, stamp, stamp, user,
-              *[records.dumps(routing) if k == "routing" and routing is not None else values.get(k) for k in LOG_FIELDS],
-              SEQUENCE_KEY]  # the floor's key comes last
-    return _append_sql(dialect, returning), params
+    fields = [records.dumps(routing) if k == "routing" and routing is not None else values.get(k) for k in LOG_FIELDS]
+    return _append_sql(dialect, returning), _append_params(dialect, user, stamp, fields)
 
 
 _COLUMNS = ("sequence", "name", "owner", "creation", "modified", "modified_by", "docstatus", "idx", *LOG_FIELDS)
-# PostgreSQL appends through a function of the site's database, so that the exclusive lock and the
-# INSERT (which must read the log after the lock is granted: a statement of its own, with its own
-# snapshot) cost one statement, not two: sent with the COMMIT, a streamed write then pays almost
-# nothing but the row. Its name carries a version: a changed body gets a new name.
-APPEND_FUNCTION = "docstream_append_update_log_v1"
+# PostgreSQL numbers appends from a sequence, taken under the exclusive lock in the append's own
+# statement (the lock in the innermost subquery, ``nextval`` in the one around it: the executor
+# produces the locked row before it numbers it). Reading the log's highest number and the floor
+# row under the lock cost ~70 µs of a write, and a second statement or a function call more; sent
+# with the COMMIT, a streamed write now pays little more than the row (docs/performance.md).
+SEQUENCE = "docstream_event_update_log_seq"
+_RETIRED = ("DROP FUNCTION IF EXISTS docstream_append_update_log_v1",)  # the append of earlier versions
 _PG_TYPES = {"owner": "text", "creation": "timestamp", "modified": "timestamp", "modified_by": "text",
              "update_type": "text", "ref_doctype": "text", "docname": "text", "data": "text", "origin": "text",
              "target": "text", "routing": "jsonb", "snapshot": "text"}
-_PG_ARGS = tuple(c for c in _COLUMNS[2:6] + LOG_FIELDS if c in _PG_TYPES)  # the function's, in order
+
+
+def _append_params(dialect: str, user: str, stamp: str, fields: list[Any]) -> list[Any]:
+    """The append's parameters: owner, creation, modified, modified_by, ``fields`` (the values of
+    LOG_FIELDS, in order) and, on SQLite, the floor row's key."""
+    return [user, stamp, stamp, user, *fields, *(() if dialect == "postgres" else (SEQUENCE_KEY,))]
 
 
 @functools.lru_cache(maxsize=8)
 def _append_sql(dialect: str, returning: bool) -> str:
     """The append: one statement, whose only value (``returning``: on SQLite the value costs a
-    row to fetch) is the new log's sequence. Parameters: owner, creation, modified, modified_by,
-    LOG_FIELDS, the floor row's key."""
+    row to fetch) is the new log's sequence; its parameters as ``_append_params`` orders them."""
+    insert = f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) "
+    back = " RETURNING sequence" if returning else ""
     if dialect == "postgres":
-        casts = ", ".join(f"?::{_PG_TYPES[c]}" for c in _PG_ARGS)
-        return f"SELECT {APPEND_FUNCTION}({casts}, ?::text) AS sequence"
+        values = ", ".join(["v", "CAST(v AS TEXT)", *[f"?::{_PG_TYPES[c]}" for c in _COLUMNS[2:6]], "0", "0",
+                            *[f"?::{_PG_TYPES[c]}" for c in LOG_FIELDS]])
+        return (f"{insert}SELECT {values} FROM (SELECT nextval('{SEQUENCE}') AS v FROM "
+                f"(SELECT pg_advisory_xact_lock({advisory_key(SEQUENCE_KEY)})) AS locked) AS following{back}")
     # VALUES with the next number as a scalar subquery, not INSERT … SELECT: SQLite runs an INSERT
     # whose SELECT reads the table it inserts into through a temporary table, which cost a third of
     # the append (docs/performance.md). Numbered parameters: the floor's key, last, serves twice.
@@ -204,25 +212,28 @@ def _append_sql(dialect: str, returning: bool) -> str:
     following = "(" + _next_sql(dialect).replace("?", f"?{given + 1}") + ")"
     values = ", ".join([following, f"CAST({following} AS TEXT)", "?1", "?2", "?3", "?4", "0", "0",
                         *[f"?{i}" for i in range(5, given + 1)]])
-    return (f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) VALUES ({values})"
-            + (" RETURNING sequence" if returning else ""))
+    return f"{insert}VALUES ({values}){back}"
 
 
 def schema(dialect: str) -> tuple[str, ...]:
-    """What the append needs in the database besides the log's table."""
+    """What the append needs in the database besides the log's table (then ``sync_sequence``)."""
     if dialect != "postgres":
         return ()
-    signature = ", ".join(f"p_{c} {_PG_TYPES[c]}" for c in _PG_ARGS) + ", p_floor_key text"
-    values = ", ".join(["v", "CAST(v AS TEXT)", *[f"p_{c}" for c in _COLUMNS[2:6]], "0", "0", *[f"p_{c}" for c in LOG_FIELDS]])
-    following = _next_sql(dialect).replace("?", "p_floor_key")
-    return (f"""CREATE OR REPLACE FUNCTION {APPEND_FUNCTION}({signature}) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE appended bigint;
-BEGIN
-  PERFORM pg_advisory_xact_lock({advisory_key(SEQUENCE_KEY)});
-  INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)})
-    SELECT {values} FROM ({following}) AS following RETURNING sequence INTO appended;
-  RETURN appended;
-END $$""",)
+    return (f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE} AS bigint MINVALUE 0 START 1", *_RETIRED)
+
+
+def sync_sequence(db: Database) -> None:
+    """PostgreSQL: bring the append's sequence up to the log's head (the highest number there is,
+    or ever was: the floor row counts), never back — after the sequence was first made on a site
+    of an earlier version, or logs were written with their numbers by other means (a bulk load,
+    a restore of a data-only dump). Holds the append lock while it does."""
+    if db.dialect != "postgres":
+        return
+    with db.transaction():
+        db.lock_key(SEQUENCE_KEY)
+        db.sql(f"SELECT setval('{SEQUENCE}', GREATEST(({_next_sql(db.dialect)}) - 1, "
+               f"(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {SEQUENCE})), true)",
+               (SEQUENCE_KEY,))
 
 
 def _next_sql(dialect: str) -> str:

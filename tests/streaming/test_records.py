@@ -38,7 +38,9 @@ def test_a_record_with_an_unknown_field_is_refused(make_site) -> None:
         records.build(session, "Event Sync Log", {"status": "Synced", "nonsense": 1})
 
 
-def test_update_logs_take_consecutive_sequences_and_a_rollback_gives_its_number_back(make_site, db_url_for) -> None:
+def test_update_logs_take_consecutive_sequences_and_a_rollback_leaves_nothing(make_site, db_url_for) -> None:
+    """A rolled-back append leaves no log: on SQLite its number is given to the next change (no
+    reader saw it); PostgreSQL takes numbers from a sequence, which leaves it unused, a gap."""
     site = make_site(db_url=db_url_for("site1"))
     session = site.session()
     with site.db.transaction():
@@ -50,12 +52,13 @@ def test_update_logs_take_consecutive_sequences_and_a_rollback_gives_its_number_
             append_log(session, {"update_type": "Delete", "ref_doctype": "ToDo", "docname": "a"})
             raise KeyError("rolled back")
     third = append_log(session, {"update_type": "Delete", "ref_doctype": "ToDo", "docname": "a"})
-    assert [first["sequence"], second["sequence"], third["sequence"]] == [1, 2, 3]
+    after_gap = 3 if site.db.dialect == "sqlite" else 4
+    assert [first["sequence"], second["sequence"], third["sequence"]] == [1, 2, after_gap]
     stored = site.db.sql('SELECT name, sequence, update_type, routing FROM "tabEvent Update Log" ORDER BY sequence')
-    assert [(r["sequence"], r["update_type"]) for r in stored] == [(1, "Create"), (2, "Update"), (3, "Delete")]
+    assert [(r["sequence"], r["update_type"]) for r in stored] == [(1, "Create"), (2, "Update"), (after_gap, "Delete")]
     assert rows.to_doc(session.meta("Event Update Log"), stored[1])["routing"] == {"http://store:8000": "skip"}
-    assert head(session) == 3
-    assert [r["name"] for r in stored] == ["1", "2", "3"]  # a log is named by its sequence
+    assert head(session) == after_gap
+    assert [r["name"] for r in stored] == ["1", "2", str(after_gap)]  # a log is named by its sequence
 
 
 def test_a_deleted_head_leaves_its_number_behind(make_site, db_url_for) -> None:
@@ -73,6 +76,39 @@ def test_a_deleted_head_leaves_its_number_behind(make_site, db_url_for) -> None:
     assert retention.prune(site) == 3
     assert site.db.value('SELECT COUNT(*) FROM "tabEvent Update Log"') == 0
     assert append_log(session, {"update_type": "Create", "ref_doctype": "ToDo", "docname": "b"})["sequence"] == 5
+
+
+def test_postgres_sequence_catches_up_with_the_log_it_did_not_number(make_site, postgres) -> None:
+    """PostgreSQL numbers appends from a sequence: a log numbered otherwise — a site made before the
+    sequence existed, logs loaded in bulk, a deleted head's floor — must never have its numbers
+    given again. Opening the site brings the sequence up to the head, and never back."""
+    from docstream.bootstrap import ensure_schema
+    from docstream.streaming.updatelog import SEQUENCE, sync_sequence
+    from tests.conftest import new_pg_url
+
+    site = make_site(db_url=new_pg_url())
+    session = site.session()
+    for _ in range(3):
+        append_log(session, {"update_type": "Create", "ref_doctype": "ToDo", "docname": "a"})
+    # as a site of the previous version was: no sequence, and its append function
+    site.db.sql(f"DROP SEQUENCE {SEQUENCE}")
+    site.db.sql("CREATE FUNCTION docstream_append_update_log_v1() RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint'")
+    ensure_schema(site)  # what opening the site runs
+    assert append_log(session, {"update_type": "Create", "ref_doctype": "ToDo", "docname": "b"})["sequence"] == 4
+    # logs written with their numbers by other means (a bulk load, a restore of a data-only dump)
+    site.db.sql('INSERT INTO "tabEvent Update Log" (sequence, name, update_type, ref_doctype, docname, docstatus, idx) '
+                "VALUES (90, '90', 'Create', 'ToDo', 'c', 0, 0)")
+    sync_sequence(site.db)
+    assert append_log(session, {"update_type": "Create", "ref_doctype": "ToDo", "docname": "d"})["sequence"] == 91
+    # the head deleted: its floor row still counts; and the sequence never goes back
+    session.delete("Event Update Log", "91")
+    site.db.sql(f"SELECT setval('{SEQUENCE}', 5)")
+    sync_sequence(site.db)
+    assert append_log(session, {"update_type": "Delete", "ref_doctype": "ToDo", "docname": "d"})["sequence"] == 92
+    site.db.sql(f"SELECT setval('{SEQUENCE}', 500)")
+    sync_sequence(site.db)
+    assert append_log(session, {"update_type": "Create", "ref_doctype": "ToDo", "docname": "e"})["sequence"] == 501
+    assert site.db.value("SELECT COUNT(*) FROM pg_proc WHERE proname LIKE 'docstream_append_update_log%'") == 0
 
 
 def test_the_log_is_keyed_by_sequence_with_no_other_index(make_site, db_url_for) -> None:
