@@ -27,13 +27,14 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from docstream import __version__
 from docstream.errors import DoesNotExistError, StorageError, ValidationError
+from docstream.storage.open import sqlite_path
 
 MANIFEST = "backup.json"
 FILES = {"sqlite": "database.sqlite3", "postgres": "database.pgdump"}
 
 
 def backend_of(db_url: str) -> str:
-    return "sqlite" if db_url.startswith("sqlite:///") else "postgres"
+    return "postgres" if sqlite_path(db_url) is None else "sqlite"
 
 
 def backup(site_path: Path, config: dict[str, Any], to: Path | None = None) -> Path:
@@ -44,9 +45,9 @@ def backup(site_path: Path, config: dict[str, Any], to: Path | None = None) -> P
     folder = (to or site_path / "backups") / f"{stamp}-{site_path.name}"
     folder.mkdir(parents=True, mode=0o700)
     try:
-        database = folder / FILES[backend]
-        if backend == "sqlite":
-            _sqlite_copy(_sqlite_path(config["db_url"]), database, journal="DELETE")  # one self-contained file
+        database, path = folder / FILES[backend], sqlite_path(config["db_url"])
+        if path is not None:
+            _sqlite_copy(path, database, journal="DELETE")  # one self-contained file
         else:
             _run("pg_dump", config["db_url"], "--format=custom", "--no-owner", f"--file={database}")
         shutil.copyfile(site_path / "site.json", folder / "site.json")
@@ -67,9 +68,9 @@ def restore(site_path: Path, config: dict[str, Any], folder: Path) -> dict[str, 
     backend = backend_of(config["db_url"])
     if manifest["backend"] != backend:
         raise ValidationError(f"{folder} is a backup of a {manifest['backend']} site; this site is on {backend}")
-    database = folder / manifest["database"]
-    if backend == "sqlite":
-        _sqlite_restore(database, _sqlite_path(config["db_url"]))
+    database, path = folder / manifest["database"], sqlite_path(config["db_url"])
+    if path is not None:
+        _sqlite_restore(database, path)
     else:
         _postgres_restore(database, config["db_url"])
     _note_restore(config["db_url"])
@@ -98,10 +99,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 # -- SQLite ------------------------------------------------------------------------
-def _sqlite_path(db_url: str) -> str:
-    return db_url[len("sqlite:///"):]
-
-
 def _sqlite_copy(source: str | Path, target: str | Path, journal: str | None = None) -> None:
     """Copy ``source`` into ``target`` with the backup API (``journal``: the copy's journal mode)."""
     src = sqlite3.connect(source)
