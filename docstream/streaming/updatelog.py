@@ -18,6 +18,8 @@ the append travels with the COMMIT.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 from typing import Any
 
 from docstream.errors import ExpressionError
@@ -145,7 +147,7 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None)
         return
     db, stamp, user = session.db, now(), session.user
     snapshot = records.dumps(new) if routing and "create" in routing.values() else None
-    db.defer(_append_sql(db.dialect, False), _append_params(db.dialect, user, stamp, [  # LOG_FIELDS
+    db.defer(*_append(db.dialect, False, user, stamp, [  # LOG_FIELDS
         update_type, doctype, (new or old)["name"], records.dumps(data) if data is not None else None,
         session.flags.get("origin"), None, records.dumps(routing) if routing else None, snapshot]))
     notify.after_commit(session.site, {r["consumer"] for r in rows_ if routing.get(r["consumer"]) != "skip"})
@@ -172,7 +174,7 @@ def append_statement(dialect: str, user: str, stamp: str, values: dict[str, Any]
     inline; the benchmarks' raw floor uses it too)."""
     routing = values.get("routing")
     fields = [records.dumps(routing) if k == "routing" and routing is not None else values.get(k) for k in LOG_FIELDS]
-    return _append_sql(dialect, returning), _append_params(dialect, user, stamp, fields)
+    return _append(dialect, returning, user, stamp, fields)
 
 
 _COLUMNS = ("sequence", "name", "owner", "creation", "modified", "modified_by", "docstatus", "idx", *LOG_FIELDS)
@@ -188,30 +190,39 @@ _PG_TYPES = {"owner": "text", "creation": "timestamp", "modified": "timestamp", 
              "target": "text", "routing": "jsonb", "snapshot": "text"}
 
 
-def _append_params(dialect: str, user: str, stamp: str, fields: list[Any]) -> list[Any]:
-    """The append's parameters: owner, creation, modified, modified_by, ``fields`` (the values of
-    LOG_FIELDS, in order) and, on SQLite, the floor row's key."""
-    return [user, stamp, stamp, user, *fields, *(() if dialect == "postgres" else (SEQUENCE_KEY,))]
+def _append(dialect: str, returning: bool, user: str, stamp: str, fields: list[Any]) -> tuple[str, list[Any]]:
+    """The append and its parameters: owner, creation, modified, modified_by (on SQLite the user
+    and the stamp once each, numbered parameters serving twice), then the values of
+    LOG_FIELDS that are not None (``fields``: all of them, in order; a None is written as NULL in
+    the statement's text, not bound: binding None costs Python's sqlite3 an exception raised and
+    swallowed, ~1 µs each, and most logs have four)."""
+    present = tuple(map(operator.is_not, fields, _NONES))  # map and compress: no Python frame per field
+    stamps = (user, stamp, stamp, user) if dialect == "postgres" else (user, stamp)  # SQLite: ?1 and ?2 twice
+    return _append_sql(dialect, returning, present), [*stamps, *itertools.compress(fields, present)]
 
 
-@functools.lru_cache(maxsize=8)
-def _append_sql(dialect: str, returning: bool) -> str:
+_NONES = (None,) * len(LOG_FIELDS)
+
+
+@functools.lru_cache(maxsize=64)
+def _append_sql(dialect: str, returning: bool, present: tuple[bool, ...]) -> str:
     """The append: one statement, whose only value (``returning``: on SQLite the value costs a
-    row to fetch) is the new log's sequence; its parameters as ``_append_params`` orders them."""
+    row to fetch) is the new log's sequence; NULL for each of LOG_FIELDS not ``present``, its
+    parameters as ``_append`` orders them."""
     insert = f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) "
     back = " RETURNING sequence" if returning else ""
     if dialect == "postgres":
         values = ", ".join(["v", "CAST(v AS TEXT)", *[f"?::{_PG_TYPES[c]}" for c in _COLUMNS[2:6]], "0", "0",
-                            *[f"?::{_PG_TYPES[c]}" for c in LOG_FIELDS]])
+                            *[f"{'?' if given else 'NULL'}::{_PG_TYPES[c]}" for c, given in zip(LOG_FIELDS, present)]])
         return (f"{insert}SELECT {values} FROM (SELECT nextval('{SEQUENCE}') AS v FROM "
                 f"(SELECT pg_advisory_xact_lock({advisory_key(SEQUENCE_KEY)})) AS locked) AS following{back}")
     # VALUES with the next number as a scalar subquery, not INSERT … SELECT: SQLite runs an INSERT
     # whose SELECT reads the table it inserts into through a temporary table, which cost a third of
-    # the append (docs/performance.md). Numbered parameters: the floor's key, last, serves twice.
-    given = 4 + len(LOG_FIELDS)  # owner, creation, modified, modified_by, LOG_FIELDS; then the key
-    following = "(" + _next_sql(dialect).replace("?", f"?{given + 1}") + ")"
-    values = ", ".join([following, f"CAST({following} AS TEXT)", "?1", "?2", "?3", "?4", "0", "0",
-                        *[f"?{i}" for i in range(5, given + 1)]])
+    # the append (docs/performance.md). The floor row's key, a constant, is written in the text.
+    numbers = itertools.count(3)
+    fields = [f"?{next(numbers)}" if given else "NULL" for given in present]
+    following = "(" + _next_sql(dialect).replace("?", "'" + SEQUENCE_KEY.replace("'", "''") + "'") + ")"
+    values = ", ".join([following, f"CAST({following} AS TEXT)", "?1", "?2", "?2", "?1", "0", "0", *fields])
     return f"{insert}VALUES ({values}){back}"
 
 

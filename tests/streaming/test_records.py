@@ -61,6 +61,28 @@ def test_update_logs_take_consecutive_sequences_and_a_rollback_leaves_nothing(ma
     assert [r["name"] for r in stored] == ["1", "2", str(after_gap)]  # a log is named by its sequence
 
 
+def test_an_append_writes_none_as_null_and_each_value_in_its_column(make_site, db_url_for) -> None:
+    """The append writes a None field as NULL in its text and binds only the others (numbered
+    parameters on SQLite): whichever fields a log has, each lands in its own column."""
+    from docstream.streaming.updatelog import LOG_FIELDS
+
+    site = make_site(db_url=db_url_for("site1"))
+    session = site.session()
+    full = {"update_type": "Update", "ref_doctype": "ToDo", "docname": "a", "data": '{"changed":{"x":1}}',
+            "origin": "http://hq:8000", "target": "http://store:8000", "routing": {"http://store:8000": "create"},
+            "snapshot": '{"x":1}'}
+    optional = [k for k in LOG_FIELDS if k not in ("update_type", "ref_doctype", "docname")]
+    shapes = [set(), set(optional), set(optional[::2]), set(optional[1::2]), {"routing"}, {"snapshot", "origin"}]
+    appended = [append_log(session, {k: v for k, v in full.items() if k not in optional or k in shape}) for shape in shapes]
+    for log, shape in zip(appended, shapes):
+        stored = session.get("Event Update Log", log["name"])
+        assert {k: stored[k] for k in LOG_FIELDS} == {k: full[k] if k not in optional or k in shape else None
+                                                      for k in LOG_FIELDS}
+        assert (stored["owner"], stored["modified_by"], stored["creation"]) == (session.user, session.user, log["creation"])
+        assert stored["modified"] == stored["creation"] and stored["name"] == str(stored["sequence"])
+    assert [log["sequence"] for log in appended] == list(range(1, len(shapes) + 1))
+
+
 def test_a_deleted_head_leaves_its_number_behind(make_site, db_url_for) -> None:
     """Consumers hold cursors by sequence: a number given once must never be given again, even
     when the newest logs are deleted (by hand, or by retention once every consumer has them)."""
