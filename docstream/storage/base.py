@@ -149,17 +149,19 @@ class Database(ABC):
         before it ends (because it holds the lock that guards them), looked up once per transaction.
         A rolled-back savepoint releases the locks taken inside it, so what was first memoised
         inside it is forgotten with it."""
-        if not self._tx.depth:
+        tx = self._tx  # a thread-local: each attribute read looks the thread up, so read it once
+        if not tx.depth:
             raise RuntimeError("memo outside a transaction")
-        return self._tx.memo
+        return tx.memo
 
     def after_commit(self, callback: Any) -> None:
         """Run ``callback`` once the current transaction has committed (never on rollback)."""
-        if not self._tx.depth:
+        tx = self._tx
+        if not tx.depth:
             callback()
             return
-        if callback not in self._tx.after_commit:
-            self._tx.after_commit.append(callback)
+        if callback not in tx.after_commit:
+            tx.after_commit.append(callback)
 
     def on_rollback(self, callback: Any) -> None:
         """Run ``callback`` if the current transaction is rolled back (to undo work done elsewhere)."""
@@ -193,14 +195,15 @@ class Database(ABC):
         commit. Where the database is a server the two travel in one round trip; otherwise it runs
         at once. Its errors surface at that next statement; its rows, if ``on_rows`` wants them,
         are handed to it once they have arrived (``flush`` sends what waits at once)."""
-        if not self._tx.depth:
+        tx = self._tx
+        if not tx.depth:
             raise RuntimeError("defer outside a transaction")
         if not self.batches_statements:
-            rows = self.sql(query, params)
+            rows = self._execute(query, params)[0]
             if on_rows is not None:
                 on_rows(rows)
             return
-        self._tx.deferred.append((query, params, on_rows))
+        tx.deferred.append((query, params, on_rows))
 
     def flush(self) -> None:
         """Send the deferred statements now (for a caller that needs their rows before any other
@@ -229,10 +232,11 @@ class Database(ABC):
             self._guard(self._run_many, self._tx.conn, query, seq)
 
     def _execute(self, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
-        if self._tx.depth:
-            if self._tx.deferred:
-                return self._guard(self._run_batch, self._tx.conn, [*self._take_deferred(), (query, params, None)])
-            return self._guard(self._run, self._tx.conn, query, params)
+        tx = self._tx
+        if tx.depth:
+            if tx.deferred:
+                return self._guard(self._run_batch, tx.conn, [*self._take_deferred(), (query, params, None)])
+            return self._guard(self._run, tx.conn, query, params)
         if not _is_write(query):  # one read is atomic by itself: no BEGIN and COMMIT (two round trips on a server)
             conn = self._acquire(False)
             try:
