@@ -42,6 +42,12 @@ class Notifier:
         self._thread.start()
 
     def enqueue(self, consumers: set[str]) -> None:
+        pending = self._pending
+        if all(consumer in pending for consumer in consumers):
+            # each is due already: the call that carries it is still to come (the thread takes a
+            # consumer off ``_pending`` before it calls), so the common case of a busy site —
+            # a call due within COALESCE_SECONDS — needs no lock and no wake-up
+            return
         with self._cond:
             added = False
             for consumer in consumers:
@@ -128,6 +134,9 @@ _LOCK = threading.Lock()
 
 
 def notifier(site: Any) -> Notifier:
+    existing = site.services.get("notifier")
+    if existing is not None:
+        return existing
     with _LOCK:
         existing = site.services.get("notifier")
         if existing is None:
