@@ -13,7 +13,6 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from docstream.errors import DuplicateEntryError, StorageError, TransientError, ValidationError
-from docstream.storage import pgbatch
 from docstream.storage.base import Database, Deferred, Row, quote
 from docstream.storage.sqlite import advisory_key
 
@@ -86,8 +85,7 @@ class PostgresDatabase(Database):
     def _begin(self, conn: Any, write: bool) -> None:
         # a read transaction sees one snapshot throughout (as SQLite's do), so that a document and
         # its child rows, read by separate statements, belong together
-        # sent with the transaction's first statement, in its message: no round trip of its own
-        self.defer("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def _run(self, conn: Any, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
         cur = conn.execute(_adapt(query), tuple(params) if params else None)
@@ -95,18 +93,24 @@ class PostgresDatabase(Database):
         return rows, cur.rowcount
 
     def _run_batch(self, conn: Any, statements: list[Deferred]) -> tuple[list[Row], int]:
-        """The statements in one message, each still its own statement (``pgbatch``: libpq's
-        pipeline flushed once); the rows of each to whoever deferred it wanting them."""
-        return _send(conn, statements)
+        """The statements in one round trip (pipeline mode), each still its own statement."""
+        with conn.pipeline():
+            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p, _ in statements]
+        _hand_rows(statements, cursors)
+        last = cursors[-1]
+        return (last.fetchall() if last.description else []), last.rowcount
 
     def _commit(self, conn: Any, deferred: list[Deferred]) -> None:
-        """The deferred statements and the COMMIT in one message: a change's last statements (the
-        update log's append) cost no round trip of their own. A failed statement aborts the
-        transaction, so the COMMIT that follows it commits nothing."""
+        """The deferred statements and the COMMIT in one round trip: a change's last statements
+        (the update log's append) cost no round trip of their own. A failed statement aborts the
+        transaction, so the COMMIT that follows it in the pipeline commits nothing."""
         if not deferred:
             conn.execute("COMMIT")
             return
-        _send(conn, [*deferred, ("COMMIT", (), None)])
+        with conn.pipeline():
+            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p, _ in deferred]
+            conn.execute("COMMIT")
+        _hand_rows(deferred, cursors)
 
     def _run_many(self, conn: Any, query: str, seq: Iterable[Sequence[Any]]) -> None:
         with conn.cursor() as cur:
@@ -151,14 +155,11 @@ class PostgresDatabase(Database):
         return bool(self.value("SELECT pg_try_advisory_xact_lock(?)", (advisory_key(key),)))
 
 
-def _send(conn: Any, statements: list[Deferred]) -> tuple[list[Row], int]:
-    """``statements`` in one message; each one's rows to whoever deferred it wanting them; the
-    last one's rows and row count."""
-    results = pgbatch.run(conn, [(q, p) for q, p, _ in statements])
-    for (_, _, on_rows), (rows, _) in zip(statements, results):
+def _hand_rows(statements: list[Deferred], cursors: list[Any]) -> None:
+    """Once a pipeline's results are in: each statement's rows to whoever deferred it wanting them."""
+    for (_, _, on_rows), cur in zip(statements, cursors):
         if on_rows is not None:
-            on_rows(rows)
-    return results[-1]
+            on_rows(cur.fetchall() if cur.description else [])
 
 
 def _adapt(query: str) -> str:
