@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from docstream.errors import DuplicateEntryError, StorageError, TransientError, ValidationError
+from docstream.storage import pgbatch
 from docstream.storage.base import Database, Deferred, Row, quote
 from docstream.storage.sqlite import advisory_key
 
@@ -70,7 +72,7 @@ class PostgresDatabase(Database):
         super().__init__(url)
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=True,
-            kwargs={"autocommit": True, "row_factory": dict_row}, timeout=60,
+            kwargs={"autocommit": True, "row_factory": dict_row}, timeout=60, configure=pgbatch.configure,
         )
 
     def _acquire(self, write: bool) -> Any:
@@ -85,36 +87,30 @@ class PostgresDatabase(Database):
     def _begin(self, conn: Any, write: bool) -> None:
         # a read transaction sees one snapshot throughout (as SQLite's do), so that a document and
         # its child rows, read by separate statements, belong together
-        conn.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # sent with the transaction's first statement, in its message: no round trip of its own
+        self.defer("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
+    # Every statement goes through ``pgbatch``: one message per batch, each statement prepared at
+    # its second run on a connection (its module's doc says why not psycopg's execute and pipeline).
     def _run(self, conn: Any, query: str, params: Sequence[Any]) -> tuple[list[Row], int]:
-        cur = conn.execute(_adapt(query), tuple(params) if params else None)
-        rows = cur.fetchall() if cur.description else []
-        return rows, cur.rowcount
+        return pgbatch.run(conn, ((query, params),))[0]
 
     def _run_batch(self, conn: Any, statements: list[Deferred]) -> tuple[list[Row], int]:
-        """The statements in one round trip (pipeline mode), each still its own statement."""
-        with conn.pipeline():
-            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p, _ in statements]
-        _hand_rows(statements, cursors)
-        last = cursors[-1]
-        return (last.fetchall() if last.description else []), last.rowcount
+        """The statements in one message, each still its own statement; the rows of each to
+        whoever deferred it wanting them."""
+        return _send(conn, statements)
 
     def _commit(self, conn: Any, deferred: list[Deferred]) -> None:
-        """The deferred statements and the COMMIT in one round trip: a change's last statements
-        (the update log's append) cost no round trip of their own. A failed statement aborts the
-        transaction, so the COMMIT that follows it in the pipeline commits nothing."""
-        if not deferred:
-            conn.execute("COMMIT")
-            return
-        with conn.pipeline():
-            cursors = [conn.execute(_adapt(q), tuple(p) if p else None) for q, p, _ in deferred]
-            conn.execute("COMMIT")
-        _hand_rows(deferred, cursors)
+        """The deferred statements and the COMMIT in one message: a change's last statements (the
+        update log's append) cost no round trip of their own. A failed statement aborts the
+        transaction, so the COMMIT that follows it commits nothing. (``_send``, not
+        ``_run_batch``: the round-trip tests count each.)"""
+        _send(conn, [*deferred, ("COMMIT", (), None)])
 
     def _run_many(self, conn: Any, query: str, seq: Iterable[Sequence[Any]]) -> None:
-        with conn.cursor() as cur:
-            cur.executemany(_adapt(query), list(seq))
+        rows = iter(seq)
+        while chunk := list(itertools.islice(rows, _MANY_PER_MESSAGE)):
+            pgbatch.run_many(conn, query, chunk)
 
     def _translate(self, exc: Exception) -> Exception | None:
         if isinstance(exc, pg_errors.UniqueViolation):
@@ -122,6 +118,10 @@ class PostgresDatabase(Database):
         if isinstance(exc, (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
                             psycopg.OperationalError)):
             return TransientError(f"database busy or unreachable, try again: {exc}")
+        if isinstance(exc, pg_errors.FeatureNotSupported) and "cached plan" in str(exc):
+            # a statement prepared before another connection changed its table: forgotten, so the
+            # next attempt prepares it again
+            return TransientError(f"a table changed under a prepared statement, try again: {exc}")
         if isinstance(exc, psycopg.DataError):  # a value the caller sent: bad date, number out of range, …
             return ValidationError(f"invalid value: {str(exc).splitlines()[0]}")
         if isinstance(exc, psycopg.Error):
@@ -155,15 +155,17 @@ class PostgresDatabase(Database):
         return bool(self.value("SELECT pg_try_advisory_xact_lock(?)", (advisory_key(key),)))
 
 
-def _hand_rows(statements: list[Deferred], cursors: list[Any]) -> None:
-    """Once a pipeline's results are in: each statement's rows to whoever deferred it wanting them."""
-    for (_, _, on_rows), cur in zip(statements, cursors):
+_MANY_PER_MESSAGE = 1000  # executemany's rows per message: its answers are held until all are in
+
+
+def _send(conn: Any, statements: list[Deferred]) -> tuple[list[Row], int]:
+    """``statements`` in one message; each one's rows to whoever deferred it wanting them; the
+    last one's rows and row count."""
+    results = pgbatch.run(conn, [(q, p) for q, p, _ in statements])
+    for (_, _, on_rows), (rows, _) in zip(statements, results):
         if on_rows is not None:
-            on_rows(cur.fetchall() if cur.description else [])
-
-
-def _adapt(query: str) -> str:
-    return query.replace("%", "%%").replace("?", "%s")
+            on_rows(rows)
+    return results[-1]
 
 
 def _duplicate(exc: Exception) -> Exception:

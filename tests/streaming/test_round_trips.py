@@ -118,13 +118,43 @@ def test_a_subscribers_read_lost_with_a_failed_statement_is_made_again(pg_site) 
 @pytest.mark.postgres
 def test_a_savepoint_costs_no_round_trip_of_its_own(pg_site) -> None:
     """Each applied event runs in a savepoint: SAVEPOINT travels with the event's first statement
-    and RELEASE with the next one (or the COMMIT); only a rollback is sent at once."""
+    and RELEASE with the next one (or the COMMIT); only a rollback is sent at once. BEGIN, too,
+    travels with the transaction's first statement."""
     db = pg_site.db
     trips = RoundTrips(db)
     with db.transaction():
         for _ in range(2):
             with db.savepoint():
                 db.sql('SELECT 1 AS one')
-    assert [t for t in trips.trips if any(q.startswith(("SAVEPOINT", "RELEASE")) for q in t)] == [
-        ["SAVEPOINT sp1", "SELECT 1 AS one"], ["RELEASE SAVEPOINT sp1", "SAVEPOINT sp2", "SELECT 1 AS one"],
+    assert trips.trips == [
+        ["BEGIN", "SAVEPOINT sp1", "SELECT 1 AS one"], ["RELEASE SAVEPOINT sp1", "SAVEPOINT sp2", "SELECT 1 AS one"],
         ["RELEASE SAVEPOINT sp2", "COMMIT"]]
+
+
+@pytest.mark.postgres
+def test_a_batch_is_one_message_its_statements_still_their_own(pg_site) -> None:
+    """A batch (BEGIN, deferred statements, the statement that sends them) goes in one message:
+    each statement keeps its own rows and row count, its parameters typed as psycopg types them,
+    and the first that fails fails the batch (its error, translated) and the transaction."""
+    from docstream.errors import DuplicateEntryError
+
+    db = pg_site.db
+    db.sql("CREATE TABLE batch_probe (name TEXT PRIMARY KEY, n BIGINT, doc JSONB, at TIMESTAMP)")
+    seen: list[list] = []
+    with db.transaction():
+        db.defer("INSERT INTO batch_probe VALUES (?, ?, ?::jsonb, ?::timestamp)", ("a", 2**40, '{"x": [1]}', "2026-11-27 10:00:00"))
+        db.defer("UPDATE batch_probe SET n = n + ? WHERE name = ?", (1, "a"), on_rows=seen.append)
+        assert db.execute("UPDATE batch_probe SET n = n + 1 WHERE name LIKE ?", ("%",)) == 1
+        row = db.sql("SELECT name, n, doc, at FROM batch_probe")[0]
+    assert seen == [[]]
+    assert (row["name"], row["n"], row["doc"], row["at"].isoformat(" ")) == ("a", 2**40 + 2, {"x": [1]}, "2026-11-27 10:00:00")
+    with pytest.raises(DuplicateEntryError):
+        with db.transaction():
+            db.defer("INSERT INTO batch_probe (name, n) VALUES (?, ?)", ("b", 1))
+            db.defer("INSERT INTO batch_probe (name, n) VALUES (?, ?)", ("a", 1))  # fails: its batch with it
+            db.sql("INSERT INTO batch_probe (name, n) VALUES (?, ?)", ("c", 1))
+    assert [r["name"] for r in db.sql("SELECT name FROM batch_probe ORDER BY name")] == ["a"]
+    # after a failed batch and its rollback the connection serves the next transaction as before
+    with db.transaction():
+        db.defer("INSERT INTO batch_probe (name, n) VALUES (?, ?)", ("d", 4))
+    assert db.value("SELECT n FROM batch_probe WHERE name = ?", ("d",)) == 4

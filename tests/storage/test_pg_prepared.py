@@ -1,0 +1,134 @@
+"""PostgreSQL: every statement is sent through ``pgbatch``, prepared at its second run on a
+connection. What could make a prepared statement wrong — other parameter types, a table changed
+on this connection or another, a batch that failed before a statement was prepared — must never
+show: the answers are the same as unprepared ones, and a statement that went stale fails at most
+once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from docstream.errors import DuplicateEntryError, TransientError
+from docstream.storage.postgres import PostgresDatabase
+from tests.conftest import new_pg_url
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def url(postgres: str) -> str:
+    return new_pg_url()
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[PostgresDatabase]:
+    from docstream.storage.postgres import ensure_database
+
+    ensure_database(url)
+    database = PostgresDatabase(url, max_size=1)  # one connection: the one whose statements we read
+    database.sql("CREATE TABLE probe (name TEXT PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0)")
+    database.sql("INSERT INTO probe (name, n) VALUES ('a', 1)")
+    yield database
+    database.close()
+
+
+def prepared(db: PostgresDatabase) -> dict[str, str]:
+    """The connection's prepared statements of ours (but this one): name → text."""
+    rows = db.sql("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE '\\_ds\\_%'")
+    return {r["name"]: r["statement"] for r in rows if "pg_prepared_statements" not in r["statement"]}
+
+
+def test_a_statement_is_prepared_at_its_second_run_and_run_by_name_after(db: PostgresDatabase) -> None:
+    query = "SELECT n FROM probe WHERE name = ?"
+    assert db.value(query, ("a",)) == 1
+    assert "SELECT n FROM probe WHERE name = $1" not in prepared(db).values()  # once: unnamed
+    assert db.value(query, ("a",)) == 1
+    names = [n for n, text in prepared(db).items() if text == "SELECT n FROM probe WHERE name = $1"]
+    assert len(names) == 1
+    for _ in range(3):
+        assert db.value(query, ("a",)) == 1
+    assert [n for n, text in prepared(db).items() if text == "SELECT n FROM probe WHERE name = $1"] == names
+
+
+def test_parameters_of_other_types_get_a_statement_of_their_own(db: PostgresDatabase) -> None:
+    values = [1, 1, 2**40, 2**40, "x", "x", None, None, 1.5, 1.5, True, True]
+    assert [db.value("SELECT ? AS v", (v,)) for v in values] == [
+        1, 1, 2**40, 2**40, "x", "x", None, None, 1.5, 1.5, True, True]
+
+
+def test_a_column_added_on_this_connection_forgets_its_statements(db: PostgresDatabase) -> None:
+    for _ in range(2):
+        assert db.sql("SELECT * FROM probe") == [{"name": "a", "n": 1}]
+    stale = [n for n, text in prepared(db).items() if text == "SELECT * FROM probe"]
+    assert stale
+    db.sql("ALTER TABLE probe ADD COLUMN label TEXT")
+    assert db.sql("SELECT * FROM probe") == [{"name": "a", "n": 1, "label": None}]
+    assert not set(stale) & set(prepared(db))  # deallocated with the next statement sent outside a transaction
+
+
+def test_a_column_added_by_another_connection_fails_a_prepared_statement_once(db: PostgresDatabase, url: str) -> None:
+    for _ in range(2):
+        db.sql("SELECT * FROM probe")
+    other = PostgresDatabase(url, max_size=1)
+    try:
+        other.sql("ALTER TABLE probe ADD COLUMN label TEXT")
+    finally:
+        other.close()
+    with pytest.raises(TransientError, match="try again"):
+        db.sql("SELECT * FROM probe")
+    for _ in range(3):  # unnamed, then prepared again, then by its new name
+        assert db.sql("SELECT * FROM probe") == [{"name": "a", "n": 1, "label": None}]
+
+
+def test_a_rollback_keeps_the_prepared_statements(db: PostgresDatabase) -> None:
+    insert = "INSERT INTO probe (name, n) VALUES (?, ?)"
+    db.sql(insert, ("b", 2))
+    db.sql(insert, ("c", 3))
+    before = prepared(db)
+    with pytest.raises(DuplicateEntryError):
+        with db.transaction():
+            db.sql(insert, ("d", 4))
+            db.sql(insert, ("a", 9))  # fails: the transaction rolls back
+    assert prepared(db) == before
+    db.sql(insert, ("d", 4))
+    assert [r["name"] for r in db.sql("SELECT name FROM probe ORDER BY name")] == ["a", "b", "c", "d"]
+
+
+def test_a_statement_whose_batch_failed_before_it_was_prepared_is_prepared_again(db: PostgresDatabase) -> None:
+    query = "SELECT n + 1 AS m FROM probe WHERE name = ?"
+    assert db.value(query, ("a",)) == 2  # seen once: its next run prepares it
+    with pytest.raises(DuplicateEntryError):
+        with db.transaction():
+            db.defer("INSERT INTO probe (name) VALUES ('a')")  # fails: the PREPARE after it never runs
+            db.value(query, ("a",))
+    for _ in range(3):
+        assert db.value(query, ("a",)) == 2
+
+
+def test_a_statement_that_cannot_be_prepared_fails_with_its_own_error(db: PostgresDatabase) -> None:
+    query = "SELECT n / ? AS q FROM probe WHERE name = 'a'"
+    assert db.value(query, (1,)) == 1
+    with pytest.raises(Exception, match="division by zero"):
+        db.value(query, (0,))  # prepared at this run: the error is the statement's
+    assert db.value(query, (1,)) == 1
+
+
+def test_executemany_prepares_its_statement_once_for_all_rows(db: PostgresDatabase) -> None:
+    db.executemany("INSERT INTO probe (name, n) VALUES (?, ?)", [(f"r{i}", i) for i in range(2500)])
+    assert db.value("SELECT COUNT(*) AS c FROM probe") == 2501
+    assert db.value("SELECT SUM(n) AS s FROM probe WHERE name LIKE 'r%'") == sum(range(2500))
+    texts = list(prepared(db).values())
+    assert texts.count("INSERT INTO probe (name, n) VALUES ($1, $2)") == 1
+
+
+def test_the_oldest_statements_are_deallocated_beyond_the_capacity(db: PostgresDatabase) -> None:
+    conn = db._pool.getconn()
+    conn.docstream_statements.capacity = 2
+    db._pool.putconn(conn)
+    for i in range(4):
+        for _ in range(2):
+            assert db.value(f"SELECT {i} AS v FROM probe WHERE name = ?", ("a",)) == i
+    db.sql("SELECT 1")  # outside a transaction: the retired ones go
+    assert sorted(prepared(db).values()) == [f"SELECT {i} AS v FROM probe WHERE name = $1" for i in (2, 3)]
