@@ -132,3 +132,40 @@ def test_the_oldest_statements_are_deallocated_beyond_the_capacity(db: PostgresD
             assert db.value(f"SELECT {i} AS v FROM probe WHERE name = ?", ("a",)) == i
     db.sql("SELECT 1")  # outside a transaction: the retired ones go
     assert sorted(prepared(db).values()) == [f"SELECT {i} AS v FROM probe WHERE name = $1" for i in (2, 3)]
+
+
+def test_a_connection_the_server_dropped_fails_its_statement_and_the_next_one_works(db: PostgresDatabase, url: str) -> None:
+    query = "SELECT n FROM probe WHERE name = ?"
+    for _ in range(2):
+        assert db.value(query, ("a",)) == 1  # prepared on the connection the server will drop
+    pid = db.value("SELECT pg_backend_pid() AS pid")
+    other = PostgresDatabase(url, max_size=1)
+    try:
+        assert other.value("SELECT pg_terminate_backend(?) AS done", (pid,)) is True
+    finally:
+        other.close()
+    with pytest.raises(TransientError):
+        db.value(query, ("a",))
+    for _ in range(3):  # a new connection, its statements prepared anew
+        assert db.value(query, ("a",)) == 1
+    assert db.value("SELECT pg_backend_pid() AS pid") != pid
+
+
+def test_a_transaction_whose_connection_the_server_dropped_fails_and_changes_nothing(db: PostgresDatabase, url: str) -> None:
+    insert = "INSERT INTO probe (name, n) VALUES (?, ?)"
+    db.sql(insert, ("b", 2))
+    db.sql(insert, ("c", 3))  # prepared
+    other = PostgresDatabase(url, max_size=1)
+    try:
+        with pytest.raises(TransientError):
+            with db.transaction():
+                db.sql(insert, ("d", 4))
+                pid = db.value("SELECT pg_backend_pid() AS pid")
+                other.sql("SELECT pg_terminate_backend(?)", (pid,))
+                db.sql(insert, ("e", 5))
+    finally:
+        other.close()
+    with db.transaction():
+        db.sql(insert, ("f", 6))
+        db.sql(insert, ("g", 7))
+    assert [r["name"] for r in db.sql("SELECT name FROM probe ORDER BY name")] == ["a", "b", "c", "f", "g"]
