@@ -148,6 +148,15 @@ def _send(conn: Any, statements: Iterable[tuple[bytes, Sequence[Any]]], keep_row
     with conn.lock:
         pg = conn.pgconn
         tx = Transformer(conn)
+        # every parameter dumped before anything is queued: a value psycopg cannot adapt raises here,
+        # with nothing sent, no statement named and the connection as it was
+        dumped = []
+        for text, params in statements:
+            if params:
+                values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
+                dumped.append((text, values, tuple(tx.types), list(tx.formats)))
+            else:
+                dumped.append((text, None, (), None))
         sent: list[tuple[bytes, tuple[int, ...], bytes | None, bool]] = []  # text, types, name, preparing
         idle = pg.transaction_status == TransactionStatus.IDLE
         pg.enter_pipeline_mode()
@@ -160,11 +169,7 @@ def _send(conn: Any, statements: Iterable[tuple[bytes, Sequence[Any]]], keep_row
                     sent.append((b"", (), None, False))
                 pg.pipeline_sync()
                 syncs = 2
-            for text, params in statements:
-                values, types, formats = None, (), None
-                if params:
-                    values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
-                    types, formats = tuple(tx.types), tx.formats
+            for text, values, types, formats in dumped:
                 name, preparing = cache.name_for(text, types, eager)
                 if preparing:
                     pg.send_prepare(name, text, param_types=types)

@@ -169,3 +169,18 @@ def test_a_transaction_whose_connection_the_server_dropped_fails_and_changes_not
         db.sql(insert, ("f", 6))
         db.sql(insert, ("g", 7))
     assert [r["name"] for r in db.sql("SELECT name FROM probe ORDER BY name")] == ["a", "b", "c", "f", "g"]
+
+
+def test_a_value_that_cannot_be_sent_fails_its_statement_and_leaves_the_connection_as_it_was(db: PostgresDatabase) -> None:
+    from docstream.errors import StorageError
+
+    query = "SELECT n FROM probe WHERE name = ?"
+    assert db.value(query, ("a",)) == 1  # seen once: the next run would prepare it
+    pid = db.value("SELECT pg_backend_pid() AS pid")
+    with pytest.raises(StorageError, match="adapt"):
+        with db.transaction():
+            db.defer(query, ("a",))
+            db.sql("SELECT ? AS v", (object(),))
+    for _ in range(3):
+        assert db.value(query, ("a",)) == 1
+    assert db.value("SELECT pg_backend_pid() AS pid") == pid
