@@ -4,9 +4,9 @@ Why not psycopg's ``execute`` and pipeline mode: its pipeline flushes every stat
 socket as it is queued, so the server wakes once per statement. Where a wake-up is dear (a virtual
 machine, a database on another host) three statements in psycopg's pipeline cost two and a half
 round trips; queued in libpq's pipeline and flushed once, they cost one (docs/performance.md).
-Here the statements are queued through psycopg's own libpq wrapper (``conn.pgconn``; pipeline mode
-needs libpq 14 or later, and ``psycopg[binary]`` brings its own), their parameters dumped by
-psycopg's ``Transformer`` exactly as ``execute`` would dump them, and the answers read back in
+Here the statements are queued through psycopg's own libpq wrapper (``conn.pgconn``; pipeline
+mode needs libpq 14, Close 17: ``psycopg[binary]`` 3.3 brings its own), their parameters dumped
+by psycopg's ``Transformer`` exactly as ``execute`` would dump them, and the answers read back in
 order.
 
 **Prepared statements.** The server parses and plans an unnamed statement every time (~100 µs for
@@ -22,19 +22,20 @@ What can make a prepared statement wrong, and what is done about it:
 - its parameters' types are fixed when it is prepared: the key is the text *and* the types psycopg
   gave the values (a str is sent untyped, an int as the smallest integer type that holds it), so a
   call with other types gets its own statement;
-- a statement this connection prepared fails at its next run when its result's columns changed (a
-  ``SELECT *`` after a column was added: "cached plan must not change result type"): DDL run on this
-  connection (DROP, ALTER) forgets them all at once, as psycopg does, and deallocates them with
-  the next batch sent outside a transaction; a prepared statement that fails so (or because the
-  server no longer knows it: a DISCARD or DEALLOCATE of someone else's) is forgotten, so DDL of
-  another connection costs one failed statement per connection, as it did with psycopg's
-  preparing (``TransientError``: try again);
-- PostgreSQL re-plans a prepared statement itself when a table it reads changes, so a ROLLBACK
-  needs nothing (psycopg forgets everything on one, for parameter types made in the rolled-back
-  transaction; ours are built-in types only).
+- the schema changes under it. DDL on this connection (CREATE, ALTER, DROP) forgets every
+  statement at once, as psycopg does, and again when its transaction has ended (what was prepared
+  after the DDL may fit a schema that a ROLLBACK took back). DDL on another connection shows as a
+  prepared statement failing where it ran before — its result's columns changed ("cached plan must
+  not change result type", 0A000), a column's type no longer fits a parameter's (class 42), or the
+  server no longer knows the name (26000): that statement is forgotten and the error raised as
+  ``StaleStatement`` (a ``TransientError``: try again), so DDL elsewhere costs one failed statement
+  per connection and statement, as it did with psycopg's preparing;
+- a forgotten statement is closed on the server with the next batch sent outside a transaction
+  (libpq's Close, which is no error for a name the server does not know); one whose PREPARE never
+  ran (its batch failed first) is never used.
 
-Prepared statements are not transactional: a ROLLBACK keeps them, and the name of one whose
-PREPARE failed (in a failed batch) is never used.
+A batch's answers are read to its end, the cache told what they say, and the server's error raised
+before any row is loaded. Prepared statements are not transactional: a ROLLBACK keeps them.
 """
 
 from __future__ import annotations
@@ -54,28 +55,37 @@ Row = dict[str, Any]
 Key = tuple[bytes, tuple[int, ...]]
 
 _FAILED = (ExecStatus.FATAL_ERROR, ExecStatus.PIPELINE_ABORTED)
-_NO_SUCH_STATEMENT = b"26000"
-_STALE = frozenset({b"0A000", _NO_SUCH_STATEMENT})  # "cached plan must not change result type"; gone
-_CHANGED_TABLES = re.compile(rb"^(?:DROP|ALTER)\b").match  # our statements may now be wrong: retire them
-_GONE = re.compile(rb"^(?:DISCARD|DEALLOCATE)\b").match  # the server may have dropped them itself
+# a named statement that fails so no longer fits the server: its plan's result changed ("cached plan
+# must not change result type"), its name is gone, or a parameter type fixed when it was prepared no
+# longer fits a column whose type changed ("operator does not exist: text = bigint")
+_STALE_CLASSES = frozenset({b"0A", b"26", b"42"})
+_DDL = re.compile(rb"^(?:CREATE|ALTER|DROP)\b").match  # our statements may no longer fit: forget them
+_GONE = re.compile(rb"^(?:DISCARD ALL|DEALLOCATE ALL)\b").match  # the server dropped them itself
 _PREPARABLE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"})
+_CLOSE, _PREPARE, _RUN = 0, 1, 2  # what each queued command was
+
+
+class StaleStatement(Exception):
+    """A statement prepared on this connection failed because the schema changed under it since
+    (by this connection or another): it is forgotten, and the next attempt prepares it anew."""
 
 
 class Statements:
     """One connection's prepared statements: which (text, parameter types) has which name, what
-    was seen once (to be prepared at its second run), and what to deallocate at the next batch."""
+    was seen once (to be prepared at its second run), and what to close on the server."""
 
     def __init__(self, capacity: int = 256) -> None:
         self.capacity = capacity
         self.names: OrderedDict[Key, bytes] = OrderedDict()
         self.seen: OrderedDict[Key, None] = OrderedDict()
-        self.retired: list[bytes] = []  # prepared on the server, no longer named here
+        self.retired: list[bytes] = []  # no longer named here; closed at the next batch outside a transaction
+        self.ddl = False  # DDL went by: what was prepared in its transaction is forgotten when it ends
         self._next = 0
 
     def name_for(self, text: bytes, types: tuple[int, ...], eager: bool = False) -> tuple[bytes | None, bool]:
         """The name to run ``text`` by (None: unnamed), and whether to prepare it first (at its
         second run; at its first if ``eager``). A statement being prepared is named at once, so
-        that the rest of its batch runs it by that name (``failed`` undoes that)."""
+        that the rest of its batch runs it by that name (``forget`` undoes that)."""
         key = (text, types)
         name = self.names.get(key)
         if name is not None:
@@ -95,19 +105,16 @@ class Statements:
             self.retired.append(self.names.popitem(last=False)[1])
         return name, True
 
-    def failed(self, text: bytes, types: tuple[int, ...], name: bytes, exists: bool) -> None:
-        """The statement named ``name`` failed to be prepared (``exists`` False) or, prepared,
-        is no longer right or no longer there: forget it (and deallocate it if it ``exists``)."""
+    def forget(self, text: bytes, types: tuple[int, ...], name: bytes) -> None:
+        """The statement named ``name`` was never prepared (its batch failed first), or no longer
+        fits: forget it, and close it on the server (closing a name the server does not know is no
+        error, so either way is safe)."""
         if self.names.get((text, types)) == name:
             del self.names[(text, types)]
-        if exists:
-            self.retired.append(name)
+        self.retired.append(name)
 
-    def forget_all(self, deallocate: bool = True) -> None:
-        """Forget every statement; ``deallocate`` them at the next batch (not when the server may
-        have dropped them already: a DEALLOCATE of a name it does not know is an error)."""
-        if deallocate:
-            self.retired.extend(self.names.values())
+    def forget_all(self) -> None:
+        self.retired.extend(self.names.values())
         self.names.clear()
         self.seen.clear()
 
@@ -157,28 +164,33 @@ def _send(conn: Any, statements: Iterable[tuple[bytes, Sequence[Any]]], keep_row
                 dumped.append((text, values, tuple(tx.types), list(tx.formats)))
             else:
                 dumped.append((text, None, (), None))
-        sent: list[tuple[bytes, tuple[int, ...], bytes | None, bool]] = []  # text, types, name, preparing
-        idle = pg.transaction_status == TransactionStatus.IDLE
+        sent: list[tuple[int, bytes, tuple[int, ...], bytes | None]] = []  # what, text, types, name
+        if pg.transaction_status == TransactionStatus.IDLE:
+            if cache.ddl:  # statements prepared in a transaction that ran DDL may fit a schema rolled back
+                cache.forget_all()
+                cache.ddl = False
+            retired = cache.take_retired()
+        else:
+            retired = []
         pg.enter_pipeline_mode()
         try:
             syncs = 1
-            if cache.retired and idle:
-                # outside a transaction, in a segment of their own: one that failed aborts nothing else
-                for name in cache.take_retired():
-                    pg.send_query_params(b"DEALLOCATE " + name, None)
-                    sent.append((b"", (), None, False))
+            if retired:  # outside a transaction, in a segment of their own
+                for name in retired:
+                    pg.send_close_prepared(name)
+                    sent.append((_CLOSE, b"", (), name))
                 pg.pipeline_sync()
                 syncs = 2
             for text, values, types, formats in dumped:
                 name, preparing = cache.name_for(text, types, eager)
                 if preparing:
                     pg.send_prepare(name, text, param_types=types)
-                    sent.append((text, types, name, True))
+                    sent.append((_PREPARE, text, types, name))
                 if name is None:
                     pg.send_query_params(text, values, param_types=types, param_formats=formats)
                 else:
                     pg.send_query_prepared(name, values, param_formats=formats)
-                sent.append((text, types, name, False))
+                sent.append((_RUN, text, types, name))
             pg.pipeline_sync()
             _flush(pg)
             answers = _answers(pg, syncs)
@@ -187,32 +199,41 @@ def _send(conn: Any, statements: Iterable[tuple[bytes, Sequence[Any]]], keep_row
                 pg.exit_pipeline_mode()
             except Exception:  # answers left unread (broken off): the pool replaces a closed connection
                 conn.close()
-        out: list[tuple[list[Row], int]] = []
-        failed = None
-        for (text, types, name, preparing), res in zip(sent, answers):
+        # first what the answers tell the cache, then the error if any, then the rows: a row that
+        # cannot be loaded must not leave the cache naming a statement the server does not have
+        results, failed, stale = [], None, False
+        for (what, text, types, name), res in zip(sent, answers):
             status = res.status
-            if not text:  # a DEALLOCATE of ours: whatever it answered, the name is free
+            if what == _CLOSE:
                 continue
             if status in _FAILED:
-                if preparing:  # never made (its batch failed before it, or it is wrong): never used
-                    cache.failed(text, types, name, exists=False)
+                this_stale = False
+                if what == _PREPARE:  # never made (its batch failed before it, or it is wrong)
+                    cache.forget(text, types, name)
                 elif name is not None and status == ExecStatus.FATAL_ERROR:
-                    state = res.error_field(DiagnosticField.SQLSTATE)
-                    if state in _STALE:  # prepared before its table changed, or gone from the server
-                        cache.failed(text, types, name, exists=state != _NO_SUCH_STATEMENT)
+                    this_stale = (res.error_field(DiagnosticField.SQLSTATE) or b"")[:2] in _STALE_CLASSES
+                    if this_stale:
+                        cache.forget(text, types, name)
                 if failed is None and status == ExecStatus.FATAL_ERROR:
-                    failed = res
+                    failed, stale = res, this_stale
+                elif failed is None:  # aborted with no error before it: never, but never silently
+                    raise errors.InternalError(f"PostgreSQL skipped a statement of a batch: {text[:80]!r}")
                 continue
-            if preparing:
+            if what == _PREPARE:
                 continue
-            command = res.command_status
-            if command and (_CHANGED_TABLES(command) or _GONE(command)):
-                cache.forget_all(deallocate=not _GONE(command))
-            if keep_rows:
-                out.append((_rows(tx, res), res.command_tuples if res.command_tuples is not None else -1))
+            command = res.command_status or b""
+            if _GONE(command) or _DDL(command):
+                cache.forget_all()
+                cache.ddl = True
+            results.append(res)
         if failed is not None:
-            raise errors.error_from_result(failed, encoding=conn.info.encoding)
-        return out
+            error = errors.error_from_result(failed, encoding=conn.info.encoding)
+            if stale:
+                raise StaleStatement(str(error)) from error
+            raise error
+        if not keep_rows:
+            return []
+        return [(_rows(tx, res), res.command_tuples if res.command_tuples is not None else -1) for res in results]
 
 
 @functools.lru_cache(maxsize=1024)

@@ -113,15 +113,13 @@ class PostgresDatabase(Database):
             pgbatch.run_many(conn, query, chunk)
 
     def _translate(self, exc: Exception) -> Exception | None:
+        if isinstance(exc, pgbatch.StaleStatement):  # forgotten: the next attempt prepares it anew
+            return TransientError(f"a table changed under a prepared statement, try again: {exc}")
         if isinstance(exc, pg_errors.UniqueViolation):
             return _duplicate(exc)
         if isinstance(exc, (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
                             psycopg.OperationalError)):
             return TransientError(f"database busy or unreachable, try again: {exc}")
-        if isinstance(exc, pg_errors.FeatureNotSupported) and "cached plan" in str(exc):
-            # a statement prepared before another connection changed its table: forgotten, so the
-            # next attempt prepares it again
-            return TransientError(f"a table changed under a prepared statement, try again: {exc}")
         if isinstance(exc, psycopg.DataError):  # a value the caller sent: bad date, number out of range, …
             return ValidationError(f"invalid value: {str(exc).splitlines()[0]}")
         if isinstance(exc, psycopg.Error):

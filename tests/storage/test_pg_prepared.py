@@ -7,6 +7,8 @@ once."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -184,3 +186,86 @@ def test_a_value_that_cannot_be_sent_fails_its_statement_and_leaves_the_connecti
     for _ in range(3):
         assert db.value(query, ("a",)) == 1
     assert db.value("SELECT pg_backend_pid() AS pid") == pid
+
+
+VALUES = [None, True, False, 0, 40000, 2**40, 2**70, 1.5, float("inf"), Decimal("1.25"),
+          datetime(2024, 1, 2, 3, 4, 5, 6), datetime(2024, 1, 2, tzinfo=timezone.utc), date(2024, 1, 2),
+          time(1, 2, 3), b"\x00\xff", "x?y%z", "", [1, 2], ["a"]]
+
+
+def test_every_value_is_typed_and_answered_as_psycopg_does_unnamed_prepared_and_by_name(db: PostgresDatabase, url: str) -> None:
+    """The same answers — or the same error — as psycopg's own ``execute``, at a statement's first
+    run (unnamed), its second (prepared) and its third (by name). An untyped parameter the server
+    cannot type fails its PREPARE: that error, never an empty answer."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from docstream.errors import StorageError
+
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as reference:
+        for value in VALUES:
+            for _ in range(3):
+                try:
+                    got: object = db.sql("SELECT ? AS v, pg_typeof(?)::text AS t", (value, value))
+                except StorageError as exc:
+                    got = type(exc.__cause__).__name__
+                try:
+                    want: object = reference.execute("SELECT %s AS v, pg_typeof(%s)::text AS t", (value, value)).fetchall()
+                except psycopg.Error as exc:
+                    want = type(exc).__name__
+                assert got == want, (value, got, want)
+
+
+def test_a_column_retyped_by_another_connection_fails_a_prepared_statement_once(db: PostgresDatabase, url: str) -> None:
+    """A parameter's type is fixed when its statement is prepared (a str is sent untyped, the
+    server types it from the column): after another connection retypes the column, the statement
+    fails once, is forgotten, and is prepared anew."""
+    db.sql("CREATE TABLE dated (name TEXT PRIMARY KEY, due TEXT)")
+    insert = "INSERT INTO dated (name, due) VALUES (?, ?)"
+    db.sql(insert, ("e1", "2024-01-01"))
+    db.sql(insert, ("e2", "2024-01-02"))  # prepared: $2 typed text
+    other = PostgresDatabase(url, max_size=1)
+    try:
+        other.sql("ALTER TABLE dated ALTER COLUMN due TYPE DATE USING due::date")  # a Data field made a Date
+    finally:
+        other.close()
+    with pytest.raises(TransientError, match="try again"):
+        db.sql(insert, ("x0", "2024-03-01"))
+    for i in range(1, 4):
+        db.sql(insert, (f"x{i}", "2024-03-01"))
+    assert db.value("SELECT COUNT(*) AS c FROM dated WHERE due = ?", (date(2024, 3, 1),)) == 3
+
+
+def test_statements_prepared_in_a_transaction_whose_ddl_rolled_back_are_forgotten(db: PostgresDatabase) -> None:
+    query = "SELECT name FROM probe WHERE n = ?"
+    assert db.value(query, ("1",)) == "a"  # seen once
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.sql("ALTER TABLE probe ALTER COLUMN n TYPE TEXT")
+            for _ in range(2):  # prepared here, $1 typed text — for a column the rollback makes bigint again
+                assert db.value(query, ("1",)) == "a"
+            raise RuntimeError("a migration step failed")
+    for _ in range(3):
+        assert db.value(query, ("1",)) == "a"
+
+
+def test_a_batch_that_failed_is_read_to_its_end_before_any_row_is_loaded(db: PostgresDatabase) -> None:
+    """Its error is the server's (not a row that could not be loaded), and a statement whose
+    PREPARE the failure skipped is not left named."""
+    query = "SELECT n AS x FROM probe WHERE name = ?"
+    assert db.value(query, ("a",)) == 1  # seen once: the next run prepares it
+    with pytest.raises(DuplicateEntryError):
+        with db.transaction():
+            db.defer("SELECT 'infinity'::date AS d")  # a row Python cannot hold
+            db.defer("INSERT INTO probe (name) VALUES ('a')")  # fails
+            db.value(query, ("a",))
+    for _ in range(3):
+        assert db.value(query, ("a",)) == 1
+
+
+def test_an_empty_statement_keeps_each_answer_with_its_own_statement(db: PostgresDatabase) -> None:
+    seen: list = []
+    with db.transaction():
+        db.defer("", on_rows=seen.append)
+        assert db.sql("SELECT 1 AS one") == [{"one": 1}]
+    assert seen == [[]]
