@@ -59,8 +59,8 @@ _FAILED = (ExecStatus.FATAL_ERROR, ExecStatus.PIPELINE_ABORTED)
 # must not change result type"), its name is gone, or a parameter type fixed when it was prepared no
 # longer fits a column whose type changed ("operator does not exist: text = bigint")
 _STALE_CLASSES = frozenset({b"0A", b"26", b"42"})
-_DDL = re.compile(rb"^(?:CREATE|ALTER|DROP)\b").match  # our statements may no longer fit: forget them
-_GONE = re.compile(rb"^(?:DISCARD ALL|DEALLOCATE ALL)\b").match  # the server dropped them itself
+# DDL: our statements may no longer fit; DISCARD ALL, DEALLOCATE ALL: the server dropped them itself
+_FORGET_ALL = re.compile(rb"^(?:CREATE|ALTER|DROP|DISCARD ALL|DEALLOCATE ALL)\b").match
 _PREPARABLE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"})
 _CLOSE, _PREPARE, _RUN = 0, 1, 2  # what each queued command was
 
@@ -221,8 +221,7 @@ def _send(conn: Any, statements: Iterable[tuple[bytes, Sequence[Any]]], keep_row
                 continue
             if what == _PREPARE:
                 continue
-            command = res.command_status or b""
-            if _GONE(command) or _DDL(command):
+            if _FORGET_ALL(res.command_status or b""):
                 cache.forget_all()
                 cache.ddl = True
             results.append(res)
