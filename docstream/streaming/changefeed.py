@@ -23,7 +23,7 @@ from docstream.model.query import parse_json_arg
 from docstream.model.types import now
 from docstream.streaming.checkpoint import record_consumer_progress
 from docstream.streaming.consumers import statuses
-from docstream.streaming.updatelog import head
+from docstream.streaming.updatelog import head, pruned_through
 from docstream.streaming.urls import normalise_url
 
 MAX_LIMIT = 1000
@@ -31,16 +31,22 @@ SCAN_FACTOR = 5
 
 
 def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: Any = 200,
-                after_mark: Any = None) -> dict[str, Any]:
+                after_mark: Any = None, committed: Any = None) -> dict[str, Any]:
     """A page of the events after ``after``. ``after_mark`` is the ``last_mark`` the consumer was
     given with the page that ended at ``after``: when the log at ``after`` is no longer that log,
     or the log ends before ``after``, this log was rewound (a restore, lost commits) and is giving
-    numbers the consumer has already read again — LogRewoundError, so that nothing is skipped."""
+    numbers the consumer has already read again — LogRewoundError, so that nothing is skipped.
+    The same when retention has pruned logs the consumer still needs (its cursor restored from an
+    old backup): it re-baselines. ``committed`` is the cursor the consumer has committed — below
+    ``after`` when it fetches a page ahead while it applies the one before — and what retention
+    may prune up to (without it, ``after``: consumers of earlier versions)."""
     consumer = consumer_for(session, event_consumer)
     after, limit = whole_number(after, "after"), min(whole_number(limit, "limit") or 200, MAX_LIMIT)
+    applied = after if committed in (None, "") else min(after, whole_number(committed, "committed"))
     if after_mark is not None and not isinstance(after_mark, str):
         raise ValidationError(f"after_mark must be text, not {after_mark!r}")
     subscriptions = {r["ref_doctype"]: r for r in consumer.get("consumer_doctypes") or []}
+    _refuse_pruned(session, consumer["name"], after, subscriptions.values())
     meta = session.meta("Event Update Log")
     logs = session.db.sql(  # from the log at ``after`` itself, if it is still there: the anchor
         'SELECT * FROM "tabEvent Update Log" WHERE sequence >= ? ORDER BY sequence LIMIT ?',
@@ -65,7 +71,7 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
     top = head(session)
     if after > top:
         raise _rewound(consumer["name"], after, f"its log ends at sequence {top}")
-    record_consumer_progress(session.db, consumer["name"], after, now())
+    record_consumer_progress(session.db, consumer["name"], applied, now())
     return {"events": events, "last_sequence": last, "last_mark": last_mark, "head": top,
             "doctypes": statuses(consumer)}
 
@@ -94,6 +100,22 @@ def _rewound(consumer: str, after: int, why: str) -> LogRewoundError:
         "rewound (restored from a backup, or its last commits were lost) and gives those numbers to "
         "other changes; the consumer must re-baseline (docstream.streaming.rebaseline)",
         doctype="Event Consumer", name=consumer)
+
+
+def _refuse_pruned(session: Session, consumer: str, after: int, subscriptions: Any) -> None:
+    """Retention pruned logs after ``after`` that one of the consumer's subscriptions needs (logs
+    after the point it was subscribed from): its events are gone, and carrying on would pass over
+    them without a sign — the consumer must re-baseline."""
+    pruned = pruned_through(session.db)
+    if after >= pruned:
+        return
+    starts = [int(r.get("subscribed_from") or 0) for r in subscriptions
+              if r.get("status") == "Approved" and not r.get("unsubscribed")]
+    if starts and max(after, min(starts)) < pruned:
+        raise LogRewoundError(
+            f"{consumer} has read this site's update log up to sequence {after}, but the logs up to "
+            f"{pruned} were pruned (update_log_retention_days) before it read them: the consumer must "
+            "re-baseline (docstream.streaming.rebaseline)", doctype="Event Consumer", name=consumer)
 
 
 def consumer_for(session: Session, event_consumer: str) -> dict[str, Any]:

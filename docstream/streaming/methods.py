@@ -30,9 +30,9 @@ def unregister_consumer(session: Session, event_consumer: str) -> str:
 
 @whitelist("docstream.streaming.get_updates")
 def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: Any = 200,
-                after_mark: Any = None) -> dict[str, Any]:
+                after_mark: Any = None, committed: Any = None) -> dict[str, Any]:
     """The change feed: events after the sequence ``after`` that this consumer may see."""
-    return changefeed.get_updates(session, event_consumer, after, limit, after_mark)
+    return changefeed.get_updates(session, event_consumer, after, limit, after_mark, committed)
 
 
 @whitelist("docstream.streaming.rebaseline", methods=("POST",))

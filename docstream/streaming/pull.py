@@ -85,7 +85,8 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
     """Page after page until the head seen at the start. While a page is applied, the next one is
     already being fetched (it starts where this one ends, whatever applying it does: the cursor
     moves to the page's end): the producer builds a page while the consumer writes one. A producer
-    whose log was rewound under the cursor is asked for a new baseline, once per pull."""
+    whose log was rewound under the cursor (or pruned past it) is asked for a new baseline, once
+    per pull."""
     db = site.db
     counts = {"synced": 0, "failed": 0, "held": 0}
     target: int | None = None
@@ -99,8 +100,8 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
             state = checkpoint.state(db, name)
             cursor, mark = int(state["cursor"]), state.get("mark")
             try:
-                page = ahead.result() if ahead is not None else _fetch(site, remote, cursor, mark)
-                if page["after"] != cursor:  # another puller moved the cursor meanwhile: fetch again
+                page = _fetched_ahead(ahead, name) if ahead is not None else None
+                if page is None or page["after"] != cursor:  # another puller moved the cursor meanwhile: fetch again
                     page = _fetch(site, remote, cursor, mark)
             except LogRewoundError:
                 if rebaselined:
@@ -113,9 +114,9 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
             last = page["last_sequence"]
             done = last >= target or last <= cursor
             ahead = None
-            if not done:
+            if not done and name not in _NOT_AHEAD:
                 fetcher = fetcher or ThreadPoolExecutor(1, thread_name_prefix="pull-ahead")
-                ahead = fetcher.submit(_fetch, site, remote, last, page["last_mark"])
+                ahead = fetcher.submit(_fetch, site, remote, last, page["last_mark"], cursor)
             applied = _apply_page(site, producer, remote, cursor, page)
             for key in counts:
                 counts[key] += applied[key]
@@ -129,9 +130,31 @@ def _pull_pages(site: Any, name: str, owner: str, progress: Progress | None) -> 
             fetcher.shutdown(wait=False, cancel_futures=True)
 
 
-def _fetch(site: Any, remote: Any, cursor: int, mark: str | None) -> dict[str, Any]:
+_NOT_AHEAD: set[str] = set()  # producers of an earlier version, which take no ``committed``: no page fetched ahead
+
+
+def _fetched_ahead(ahead: Future[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """The page fetched ahead; None when the producer refused it for its ``committed`` (a version
+    before it: its pages are fetched one after the other from then on, by this process)."""
+    try:
+        return ahead.result()
+    except LogRewoundError:
+        raise
+    except DocstreamError as exc:
+        if "'committed'" not in exc.message:
+            raise
+        _NOT_AHEAD.add(name)
+        return None
+
+
+def _fetch(site: Any, remote: Any, cursor: int, mark: str | None, committed: int | None = None) -> dict[str, Any]:
+    """The page after ``cursor``. ``committed`` is the cursor this site has committed when that
+    is below ``cursor`` (a page fetched ahead, while the one before it is applied): the producer
+    prunes only what a consumer has committed, so a crash before that commit loses nothing."""
     limit = site.settings["pull_page_size"]
     args: dict[str, Any] = {"after_mark": mark} if mark is not None else {}
+    if committed is not None and committed != cursor:
+        args["committed"] = committed
     page = remote.call("docstream.streaming.get_updates", event_consumer=site.url, after=cursor, limit=limit, **args)
     return {**validate_page(page, cursor, limit), "after": cursor}
 

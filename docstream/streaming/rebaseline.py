@@ -39,7 +39,7 @@ from docstream.model.query import parse_json_arg
 from docstream.model.types import now
 from docstream.streaming.changefeed import consumer_for, mark_at, whole_number
 from docstream.streaming.consumers import backfill_page
-from docstream.streaming.updatelog import lock_sequence, restored_head
+from docstream.streaming.updatelog import lock_sequence, pruned_through, restored_head
 
 MAX_KNOWN = 64
 REBASELINES_DDL = (
@@ -94,7 +94,12 @@ def fork(session: Session, page_ends: list[tuple[int, str]], refused: int, start
     """Where the consumer's history and this log part: the newest page end it read (``page_ends``)
     that this log still holds as it was; else where a ``docstream restore`` took the log back to,
     if that is before the refused cursor; else the beginning (everything is read again: slow, but
-    nothing is missed)."""
+    nothing is missed). Never below what retention pruned: those logs are gone, the baseline
+    stands for them, and a cursor below them would be refused again."""
+    return max(_fork(session, page_ends, refused, start), min(pruned_through(session.db), start))
+
+
+def _fork(session: Session, page_ends: list[tuple[int, str]], refused: int, start: int) -> int:
     for sequence, mark in sorted(page_ends, reverse=True):
         if sequence <= start and mark_at(session, sequence) == mark:
             return sequence

@@ -1,4 +1,8 @@
-"""Pruning the update log: only what every consumer has passed, and only when older than the setting."""
+"""Pruning the update log: only what every consumer has applied, and only when older than the setting.
+
+A consumer's progress is the cursor it says it has committed (``committed`` with its page
+requests), never the ``after`` of a page fetched ahead: that page's events may be lost with a
+crash of the consumer before it commits them, and must still be there to read again."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from docstream.model.types import DATETIME_FORMAT
-from docstream.streaming.updatelog import keep_numbers
+from docstream.streaming.updatelog import keep_numbers, note_pruned
 
 
 def prune(site: Any) -> int:
@@ -26,4 +30,7 @@ def prune(site: Any) -> int:
         if last is None:
             return 0
         keep_numbers(db, int(last))  # the head may go too: its number must not be given again
-        return db.execute('DELETE FROM "tabEvent Update Log" WHERE sequence <= ? AND creation < ?', (floor, cutoff))
+        note_pruned(db, int(last))
+        # every log up to the newest old one, so that the logs pruned are always a prefix: a consumer
+        # below ``last`` is then missing logs for sure (the change feed asks it to re-baseline)
+        return db.execute('DELETE FROM "tabEvent Update Log" WHERE sequence <= ?', (int(last),))

@@ -33,6 +33,7 @@ from docstream.streaming import notify, records
 
 SEQUENCE_KEY = "docstream:event-update-log"  # the append lock, and the floor row in tabSeries
 RESTORED_KEY = "docstream:restored-head"  # tabSeries: where the log went back to at the last restore
+PRUNED_KEY = "docstream:pruned-through"  # tabSeries: retention deleted every log up to this sequence
 # writers hold it shared while they decide whether a change is streamed; an approval holds it
 # exclusively, so a change is either logged or already visible to the approval's backfill
 SUBSCRIPTION_LOCK = "docstream:subscriptions"
@@ -283,11 +284,23 @@ def restored_head(db: Database) -> int | None:
     return None if value is None else int(value)
 
 
-def keep_numbers(db: Database, deleted_up_to: int) -> None:
+def pruned_through(db: Database) -> int:
+    """The highest sequence retention has pruned (every log up to it is gone; 0: none pruned)."""
+    value = db.value('SELECT current FROM "tabSeries" WHERE name = ?', (PRUNED_KEY,))
+    return 0 if value is None else int(value)
+
+
+def note_pruned(db: Database, through: int) -> None:
+    """Retention is deleting every log up to ``through``: a consumer whose cursor is below it can't
+    read on (the change feed asks it to re-baseline), and a new baseline starts reading there."""
+    keep_numbers(db, through, PRUNED_KEY)
+
+
+def keep_numbers(db: Database, deleted_up_to: int, key: str = SEQUENCE_KEY) -> None:
     """Logs up to ``deleted_up_to`` are being deleted: their numbers must never be given again."""
     greatest = "MAX" if db.dialect == "sqlite" else "GREATEST"
     db.sql(f'INSERT INTO "tabSeries" (name, current) VALUES (?, ?) ON CONFLICT (name) '
-           f'DO UPDATE SET current = {greatest}("tabSeries".current, excluded.current)', (SEQUENCE_KEY, deleted_up_to))
+           f'DO UPDATE SET current = {greatest}("tabSeries".current, excluded.current)', (key, deleted_up_to))
 
 
 def _routing(update_type: str, new: dict | None, old: dict | None, rows_: list[dict]) -> dict[str, str]:

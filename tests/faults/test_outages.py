@@ -149,6 +149,66 @@ def test_pruning_everything_never_reuses_a_sequence(kept: tuple[FaultPair, Fault
                  what="the first change after a full prune to reach the consumer")
 
 
+def test_a_page_fetched_ahead_is_not_taken_for_applied(sites: Sites) -> None:
+    """A consumer fetches the next page while it applies one (``after`` the page it has not yet
+    committed): a crash then loses that page's work, so the producer must keep those logs. It
+    prunes up to what the consumer says it has committed, never up to a page fetched ahead."""
+    pair = make_pair(sites, "ahead", producer={"update_log_retention_days": 1}, consumer_worker=False)
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    for n in range(5):
+        pair.p.insert({"doctype": "Customer", "customer_name": f"Applied {n}"})
+    assert pair.pull()["synced"] == 5
+    committed = pair.state()["cursor"]
+    names = [pair.p.insert({"doctype": "Customer", "customer_name": f"In flight {n}"})["name"] for n in range(5)]
+    top = pair.head()
+    pair.consumer.server.stop()  # it crashed while applying the page that ends at ``top``
+    # … having fetched the page after it already, as a pull does
+    ahead = pair.p.call("docstream.streaming.get_updates", event_consumer=pair.consumer.url, after=top,
+                        committed=committed)
+    assert ahead["events"] == [] and ahead["last_sequence"] == top
+    _age_update_logs_and_prune(pair)
+    assert _sequences(pair) == list(range(committed + 1, top + 1)), "pruned only what the consumer committed"
+
+    pair.consumer.start()
+    assert pair.pull()["synced"] == 5
+    assert {c["name"] for c in pair.c.get_list("Customer")} >= set(names)
+    pair.assert_converged(since=committed)
+
+
+def test_a_consumer_behind_what_was_pruned_is_rebaselined(sites: Sites) -> None:
+    """A consumer restored from an old backup asks for logs that retention has since pruned (every
+    consumer had passed them then): carrying on would pass over their changes without a sign, so
+    the producer refuses the cursor and the consumer re-baselines — it gets every document again."""
+    pair = make_pair(sites, "pruned", producer={"update_log_retention_days": 1}, consumer_worker=False)
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    first = [pair.p.insert({"doctype": "Customer", "customer_name": f"Old {n}"})["name"] for n in range(3)]
+    assert pair.pull()["synced"] == 3
+    backup = pair.consumer.server.cli("backup").stdout.strip()
+    later = [pair.p.insert({"doctype": "Customer", "customer_name": f"Later {n}"})["name"] for n in range(3)]
+    pair.p.update("Customer", first[0], {"customer_group": "Commercial"})
+    assert pair.pull()["synced"] == 4
+    pair.pull()  # the producer hears that it has applied all of it with its next request
+    _age_update_logs_and_prune(pair)  # the consumer had passed everything: all of it goes
+    assert _sequences(pair) == []
+
+    pair.consumer.server.stop()
+    pair.consumer.server.cli("restore", backup, "--yes")  # its cursor goes back below what was pruned
+    pair.consumer.start()
+    refused = pair.p.http.post("/api/method/docstream.streaming.get_updates",
+                               json={"event_consumer": pair.consumer.url, "after": pair.state()["cursor"]})
+    assert refused.status_code == 409 and "pruned" in refused.json()["message"], refused.text
+
+    counts = pair.pull()
+    assert counts["failed"] == 0
+    assert {c["name"] for c in pair.c.get_list("Customer")} == set(first + later)
+    assert pair.c.get("Customer", first[0])["customer_group"] == "Commercial"
+    state = pair.state()
+    assert state["rebaselined"] and not state["last_error"], state
+    assert state["cursor"] == pair.head()
+    again = pair.p.insert({"doctype": "Customer", "customer_name": "After The Baseline"})["name"]
+    assert pair.pull()["synced"] == 1 and pair.c.get("Customer", again)  # and no second baseline
+
+
 def test_the_sites_poll_interval_applies_when_the_producer_sets_none(sites: Sites) -> None:
     # through the proxy the producer's notifications don't reach the consumer: only the timer pulls
     pair = make_pair(sites, "poll", proxied=True)
