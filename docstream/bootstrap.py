@@ -42,7 +42,7 @@ def ensure_schema(site: Any) -> None:
         for ddl in SCHEMA:
             db.sql(ddl)
         checkpoint.add_columns(db)
-        for ddl in updatelog.schema(db.dialect):
+        for ddl in updatelog.schema(db):
             db.sql(ddl)
         updatelog.sync_sequence(db)
 

@@ -78,8 +78,13 @@ class Applier:
 
     # -- one event -----------------------------------------------------------
     def session(self, event: dict[str, Any]) -> Session:
+        """The session an event is applied in: its changes are logged here with the site they
+        were first made on (``origin``) and the producer they came from (``source``, as that site
+        names itself: ``via``), and are streamed to neither."""
         origin = event.get("origin") or self.producer_url
-        return self.site.session(self.producer["user"], origin=origin, ignore_timestamp=True, in_sync=True)
+        source = event.get("via") if isinstance(event.get("via"), str) else self.producer_url
+        return self.site.session(self.producer["user"], origin=origin, source=source, ignore_timestamp=True,
+                                 in_sync=True)
 
     def _apply(self, sub: Subscription, event: dict[str, Any]) -> str | None:
         session = self.session(event)

@@ -60,7 +60,8 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
             if after_mark is not None and last_mark != after_mark:
                 raise _rewound(consumer["name"], after, f"its log {after} is not the one the consumer read")
             continue
-        event = _event_for(consumer["name"], subscriptions.get(log["ref_doctype"]), log, session.site.url)
+        event = _event_for(consumer["name"], subscriptions.get(log["ref_doctype"]), log, session.site.url,
+                           row.get("source"))
         if event is not None:
             events.append(event)
         last, last_log = log["sequence"], log
@@ -131,7 +132,11 @@ def consumer_for(session: Session, event_consumer: str) -> dict[str, Any]:
 
 
 def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str, Any],
-               here: str) -> dict[str, Any] | None:
+               here: str, source: str | None) -> dict[str, Any] | None:
+    """The event ``log`` makes for ``consumer`` (None: not for it). Never one back to the site the
+    change was first made on (``origin``), nor to the producer it was applied from here
+    (``source``): with sites streaming to each other both ways and a third feeding one of them, a
+    change of the third would otherwise go round the two for ever."""
     if not subscription or subscription.get("status") != "Approved" or subscription.get("unsubscribed"):
         return None
     if log["sequence"] <= int(subscription.get("subscribed_from") or 0):
@@ -139,6 +144,8 @@ def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str
     if log.get("target") and log["target"] != consumer:
         return None
     if log.get("origin") and _same_site(log["origin"], consumer):
+        return None
+    if source and _same_site(source, consumer):
         return None
     verdict = (log.get("routing") or {}).get(consumer, "send")
     if verdict == "skip":
@@ -149,7 +156,7 @@ def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str
     return {
         "sequence": log["sequence"], "update_type": update_type, "ref_doctype": log["ref_doctype"],
         "docname": log["docname"], "data": json.loads(data) if data else None,
-        "origin": log.get("origin") or here or None, "creation": log["creation"],
+        "origin": log.get("origin") or here or None, "creation": log["creation"], "via": here or None,
     }
 
 

@@ -43,7 +43,7 @@ NOT_STREAMED = frozenset({
     "Event Update Log", "Event Sync Log",
     "Document Type Mapping", "Document Type Field Mapping", "User", "Has Role", "Role",
 }) | SUBSCRIPTION_DOCTYPES
-LOG_FIELDS = ("update_type", "ref_doctype", "docname", "data", "origin", "target", "routing", "snapshot")
+LOG_FIELDS = ("update_type", "ref_doctype", "docname", "data", "origin", "target", "routing", "snapshot", "source")
 _LOG_FIELD_SET = frozenset(LOG_FIELDS)
 _TABLE = "tabEvent Update Log"
 
@@ -150,7 +150,8 @@ def _log(session: Session, update_type: str, new: dict | None, old: dict | None)
     snapshot = records.dumps(new) if routing and "create" in routing.values() else None
     db.defer(*_append(db.dialect, False, user, stamp, [  # LOG_FIELDS
         update_type, doctype, (new or old)["name"], records.dumps(data) if data is not None else None,
-        session.flags.get("origin"), None, records.dumps(routing) if routing else None, snapshot]))
+        session.flags.get("origin"), None, records.dumps(routing) if routing else None, snapshot,
+        session.flags.get("source")]))
     notify.after_commit(session.site, {r["consumer"] for r in rows_ if routing.get(r["consumer"]) != "skip"})
 
 
@@ -188,7 +189,7 @@ SEQUENCE = "docstream_event_update_log_seq"
 _RETIRED = ("DROP FUNCTION IF EXISTS docstream_append_update_log_v1",)  # the append of earlier versions
 _PG_TYPES = {"owner": "text", "creation": "timestamp", "modified": "timestamp", "modified_by": "text",
              "update_type": "text", "ref_doctype": "text", "docname": "text", "data": "text", "origin": "text",
-             "target": "text", "routing": "jsonb", "snapshot": "text"}
+             "target": "text", "routing": "jsonb", "snapshot": "text", "source": "text"}
 
 
 def _append(dialect: str, returning: bool, user: str, stamp: str, fields: list[Any]) -> tuple[str, list[Any]]:
@@ -227,11 +228,19 @@ def _append_sql(dialect: str, returning: bool, present: tuple[bool, ...]) -> str
     return f"{insert}VALUES ({values}){back}"
 
 
-def schema(dialect: str) -> tuple[str, ...]:
-    """What the append needs in the database besides the log's table (then ``sync_sequence``)."""
-    if dialect != "postgres":
-        return ()
-    return (f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE} AS bigint MINVALUE 0 START 1", *_RETIRED)
+def schema(db: Database) -> tuple[str, ...]:
+    """What the append needs in the database besides the log's table as it was first made (then
+    ``sync_sequence``): the columns added since (a site of an earlier version, before ``migrate``
+    adds their fields), and on PostgreSQL the sequence."""
+    have = db.table_columns(_TABLE)
+    added = tuple(f"ALTER TABLE {quote(_TABLE)} ADD COLUMN {quote(column)} TEXT" for column in _ADDED
+                  if have and column not in have)
+    if db.dialect != "postgres":
+        return added
+    return (*added, f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE} AS bigint MINVALUE 0 START 1", *_RETIRED)
+
+
+_ADDED = ("source",)  # columns of the log added after its first version
 
 
 def sync_sequence(db: Database) -> None:

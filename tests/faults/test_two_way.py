@@ -69,3 +69,49 @@ def test_two_way_streams_converge_without_echo(sites: Sites, rng) -> None:
                                                  "sequence": ["in", [e["sequence"] for e in echoed] or [-1]]})
         assert own, f"{origin.url} made changes of its own"
         assert came_back == [], f"{origin.url} applied its own changes back from {other.url}: {came_back[:5]}"
+
+
+def test_a_third_sites_change_does_not_go_round_two_sites_streaming_both_ways(sites: Sites) -> None:
+    """A feeds B; B and C stream to each other. A's changes reach C through B, carrying A as their
+    origin — which is neither B nor C: what keeps them from going back to B, and round the two for
+    ever, is that C never sends a change back to the producer it was applied from."""
+    a, b, c = (sites.make(f"ring-{n}.local", worker=False) for n in "abc")
+    sites.start(a, b, c)
+    b_from_a, c_from_b, b_from_c = FaultPair(a, b), FaultPair(b, c), FaultPair(c, b)
+    for pair in (b_from_a, c_from_b, b_from_c):
+        pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    a.api.insert({"doctype": "Customer", "customer_name": "Round", "territory": "T0"})
+    a.api.update("Customer", "Round", {"territory": "T1"})
+    a.api.update("Customer", "Round", {"territory": "T2"})
+    c.api.insert({"doctype": "Customer", "customer_name": "From C", "territory": "C0"})
+    assert b_from_a.pull()["synced"] == 3
+    assert c_from_b.pull()["synced"] == 3  # A's three changes, through B
+    assert b_from_c.pull()["synced"] == 1  # C's own Customer; A's changes are not sent back
+    assert c_from_b.pull()["synced"] == 0  # nor is C's sent back to C
+    heads = (b_from_a.head(), c_from_b.head(), b_from_c.head())
+    for pair in (b_from_a, c_from_b, b_from_c):
+        assert pair.pull()["synced"] == 0
+    assert (b_from_a.head(), c_from_b.head(), b_from_c.head()) == heads, "changes keep going round"
+    for site in (a, b, c):
+        assert site.api.get("Customer", "Round")["territory"] == "T2"
+    assert b.api.get("Customer", "From C")["territory"] == "C0"
+    logs = c.api.get_list("Event Update Log", fields=["docname", "origin", "source"], filters={"docname": "Round"})
+    assert len(logs) == 3 and all(log["origin"] == a.url and log["source"] == b.url for log in logs), logs
+
+
+def test_the_log_of_a_site_made_before_its_source_column_gets_it(make_site, db_url_for, sites_dir) -> None:
+    from docstream.site import Site
+    from docstream.streaming.updatelog import append_log
+
+    site = make_site("older-log.local", db_url=db_url_for("older-log.local"))
+    site.db.sql('ALTER TABLE "tabEvent Update Log" DROP COLUMN source')  # as a site of the version before had it
+    site.close()
+    reopened = Site.open("older-log.local", sites_dir)
+    try:
+        assert "source" in reopened.db.table_columns("tabEvent Update Log")
+        log = append_log(reopened.session(), {"update_type": "Delete", "ref_doctype": "ToDo", "docname": "x",
+                                              "source": "http://b.example"})
+        assert reopened.db.value('SELECT source FROM "tabEvent Update Log" WHERE sequence = ?',
+                                 (log["sequence"],)) == "http://b.example"
+    finally:
+        reopened.close()

@@ -70,7 +70,7 @@ def test_an_append_writes_none_as_null_and_each_value_in_its_column(make_site, d
     session = site.session()
     full = {"update_type": "Update", "ref_doctype": "ToDo", "docname": "a", "data": '{"changed":{"x":1}}',
             "origin": "http://hq:8000", "target": "http://store:8000", "routing": {"http://store:8000": "create"},
-            "snapshot": '{"x":1}'}
+            "snapshot": '{"x":1}', "source": "http://other:8000"}
     optional = [k for k in LOG_FIELDS if k not in ("update_type", "ref_doctype", "docname")]
     shapes = [set(), set(optional), set(optional[::2]), set(optional[1::2]), {"routing"}, {"snapshot", "origin"}]
     appended = [append_log(session, {k: v for k, v in full.items() if k not in optional or k in shape}) for shape in shapes]
