@@ -1,18 +1,20 @@
 """Applying a producer's events on the consumer: filter → map → dependencies → apply → log.
 
 Every event is applied as the Event Subscriber, through the Document layer, inside a savepoint
-of the page's transaction: a failing event is rolled back alone and logged Failed with its
-error; later events of the same document are logged Held behind it (not applied) until a resync
+of the page's transaction: a failing event — a DocstreamError, or any unexpected exception (a
+bug, a document of a shape this site can't take) — is rolled back alone and logged Failed with
+its error; later events of the same document are logged Held behind it (not applied) until a resync
 replays the chain in order; other documents keep flowing. A TransientError (the producer could
 not be reached for a dependency) aborts the whole page, which is retried later with backoff.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from docstream.errors import DocstreamError, LinkValidationError, TransientError
+from docstream.errors import DocstreamError, LinkValidationError, TransientError, ValidationError
 from docstream.model.diff import apply as apply_diff
 from docstream.model.documents import Session
 from docstream.streaming import records
@@ -21,6 +23,7 @@ from docstream.streaming.remote import RemoteSite
 
 BOOKKEEPING = ("owner", "creation", "modified", "modified_by")
 CHILD_BOOKKEEPING = BOOKKEEPING + ("parent", "parentfield", "parenttype", "doctype")
+log = logging.getLogger("docstream.apply")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class Applier:
             raise
         except DocstreamError as exc:
             return Outcome("Failed", error=f"{type(exc).__name__}: {exc.message}")
+        except Exception as exc:  # a bug, or a shape nothing checked: this event's failure, not the page's
+            log.exception("unexpected error applying event %s of %s", event.get("sequence"), self.producer_url)
+            return Outcome("Failed", error=f"unexpected error (a bug in docstream, or a document this site can't "
+                                           f"take; the site's log has the traceback): {type(exc).__name__}: {str(exc)[:1000]}")
 
     # -- one event -----------------------------------------------------------
     def session(self, event: dict[str, Any]) -> Session:
@@ -255,6 +262,7 @@ def clean(meta: Any, data: dict[str, Any], session: Session, keep_name: bool = T
             continue
         field = meta.get_field(key)
         if field is not None and field.is_table:
+            _check_rows(meta, field, value)
             child = session.meta(field.options)
             value = [{k: v for k, v in row.items() if k not in CHILD_BOOKKEEPING and child.is_known(k)}
                      for row in value or []]
@@ -262,6 +270,15 @@ def clean(meta: Any, data: dict[str, Any], session: Session, keep_name: bool = T
     if not keep_name:
         doc.pop("name", None)
     return doc
+
+
+def _check_rows(meta: Any, field: Any, value: Any) -> None:
+    """A Table field takes a list of rows: anything else means the two sites' DocTypes differ."""
+    if value is None or (isinstance(value, list) and all(isinstance(row, dict) for row in value)):
+        return
+    raise ValidationError(f"{meta.name}.{field.fieldname} is a Table of {field.options} here, but the producer sent "
+                          f"{type(value).__name__} {str(value)[:100]!r}: give the field the same type on both sites",
+                          doctype=meta.name, field=field.fieldname)
 
 
 def insert_document(session: Session, doc: dict[str, Any]) -> str:

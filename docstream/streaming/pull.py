@@ -63,14 +63,17 @@ def pull_producer(site: Any, name: str, progress: Progress | None = None, rebase
         counts = _pull_pages(site, name, owner, progress)
         checkpoint.record_success(db, name, now())
         return counts
-    except TransientError as exc:
-        checkpoint.record_failure(db, name, exc.message, site.settings["retry_max_delay"])
-        raise
-    except DocstreamError as exc:
-        checkpoint.record_failure(db, name, exc.message, site.settings["retry_max_delay"])
+    except Exception as exc:  # an unexpected one too: shown as the last error and backed off, never a silent loop
+        checkpoint.record_failure(db, name, _failure(exc), site.settings["retry_max_delay"])
         raise
     finally:
         checkpoint.release_lease(db, name, owner)
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, DocstreamError):
+        return exc.message
+    return f"unexpected error (a bug in docstream; the site's log has the traceback): {type(exc).__name__}: {exc}"
 
 
 def _wait_for_lease(db: Any, name: str, owner: str) -> None:

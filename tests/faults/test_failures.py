@@ -7,6 +7,7 @@ below is the only one and its counts are exact. Each test ends converged, so the
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -159,4 +160,71 @@ def test_dependency_the_producer_no_longer_has(pair: FaultPair) -> None:
     chain = _logs(pair, todo["name"])
     assert [log["status"] for log in chain] == ["Synced", "Synced"]
     assert json.loads(chain[0]["data"])["sequence"] < json.loads(chain[1]["data"])["sequence"]
+    pair.assert_converged()
+
+
+def test_a_field_of_another_shape_fails_its_event_only(pair: FaultPair) -> None:
+    """Data on the producer, a Table here: the event is Failed with a clear error, not a stalled page."""
+    p, c = pair.p, pair.c
+    field = {"doctype": "Custom Field", "dt": "Customer", "fieldname": "extra", "label": "Extra"}
+    p.insert({**field, "fieldtype": "Data"})
+    c.insert({**field, "fieldtype": "Table", "options": "Note Seen By"})
+    p.insert({"doctype": "Customer", "customer_name": "Odd One", "extra": "hello"})
+    p.insert({"doctype": "Item", "item_code": "SHAPE-AFTER"})
+    p.update("Customer", "Odd One", {"territory": "Later"})
+
+    assert pair.pull() == {"synced": 1, "failed": 1, "held": 1}
+    created, held = _logs(pair, "Odd One")
+    assert (created["status"], held["status"], held["held_by"]) == ("Failed", "Held", created["name"])
+    _readable(created["error"], "ValidationError", "Customer.extra", "Table", "same type")
+    assert _exists(c, "Item", "SHAPE-AFTER"), "other documents keep flowing"
+    assert pair.caught_up()
+
+    c.delete("Custom Field", "Customer-extra")
+    c.insert({**field, "fieldtype": "Data"})
+    assert c.call("docstream.streaming.resync", sync_log=created["name"]) == "Synced"
+    assert c.get("Customer", "Odd One")["territory"] == "Later"
+    pair.assert_converged()
+
+
+def test_an_unexpected_error_fails_its_event_and_an_unexpected_pull_error_backs_off(
+        pair: FaultPair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug (here: a hook of this site that raises) is that event's failure, said to be unexpected;
+    a bug in the pull itself is the producer's last error, backed off like any failure."""
+    from docstream.site import Site
+    from docstream.streaming.schedule import due_producers
+
+    pulling = importlib.import_module("docstream.streaming.pull")  # the package re-exports a function of that name
+
+    p, c = pair.p, pair.c
+    site = Site.open(pair.consumer.server.name, pair.consumer.server.sites_dir)
+    try:
+        @site.hooks.on("validate", "Customer")
+        def _buggy(session, doc, old):  # noqa: ANN001, ANN202 - a hook with a bug in it
+            if doc.get("customer_name") == "Buggy":
+                raise RuntimeError("a bug in a hook")
+
+        p.insert({"doctype": "Customer", "customer_name": "Buggy"})
+        p.insert({"doctype": "Item", "item_code": "BUG-AFTER"})
+        assert pulling.pull_producer(site, pair.producer_url) == {"synced": 1, "failed": 1, "held": 0}
+        (failed,) = _logs(pair, "Buggy")
+        assert failed["status"] == "Failed"
+        _readable(failed["error"], "unexpected", "RuntimeError", "a bug in a hook")
+        assert _exists(c, "Item", "BUG-AFTER") and pair.caught_up()
+
+        def broken(*args: object) -> None:
+            raise KeyError("surprise")
+
+        monkeypatch.setattr(pulling, "_mirror", broken)
+        p.insert({"doctype": "Item", "item_code": "BUG-LATER"})
+        with pytest.raises(KeyError):
+            pulling.pull_producer(site, pair.producer_url)
+        state = pair.state()
+        assert state["failures"] == 1 and state["next_attempt"]
+        _readable(state["last_error"], "unexpected", "KeyError", "surprise")
+        assert pair.producer_url not in due_producers(site), "backing off, not pulled again at the next tick"
+    finally:
+        site.close()
+    assert pair.pull()["synced"] == 1
+    assert c.call("docstream.streaming.resync", sync_log=failed["name"]) == "Synced"
     pair.assert_converged()
