@@ -4,7 +4,9 @@ Every event is applied as the Event Subscriber, through the Document layer, insi
 of the page's transaction: a failing event — a DocstreamError, or any unexpected exception (a
 bug, a document of a shape this site can't take) — is rolled back alone and logged Failed with
 its error; later events of the same document are logged Held behind it (not applied) until a resync
-replays the chain in order; other documents keep flowing. A TransientError (the producer could
+replays the chain in order; other documents keep flowing. An event with nothing left to do (an
+Update of a document that is not here and that the producer has deleted since) is logged
+Skipped, with the reason, and holds nothing back. A TransientError (the producer could
 not be reached for a dependency) aborts the whole page, which is retried later with backoff.
 """
 
@@ -36,6 +38,10 @@ class Subscription:
     mapping: str | None
 
 
+class _NothingToDo(Exception):
+    """The event can't change anything here (``args[0]`` says why): logged Skipped, holding nothing."""
+
+
 @dataclass
 class Outcome:
     status: str
@@ -60,7 +66,7 @@ class Applier:
             if sub is None:
                 continue
             log = self.apply_event(sub, event)
-            counts[{"Synced": "synced", "Failed": "failed", "Held": "held"}[log["status"]]] += 1
+            counts[{"Synced": "synced", "Skipped": "synced", "Failed": "failed", "Held": "held"}[log["status"]]] += 1
         return counts
 
     def apply_event(self, sub: Subscription, event: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +80,8 @@ class Applier:
             with self.site.db.savepoint():
                 name = self._apply(sub, event)
             return Outcome("Synced", docname=name)
+        except _NothingToDo as exc:
+            return Outcome("Skipped", error=str(exc))
         except TransientError:
             raise
         except DocstreamError as exc:
@@ -132,8 +140,9 @@ class Applier:
         local = self.find_local(session, sub, remote_name)
         if local is None:
             whole = self.fetch([[sub.remote_doctype, remote_name]])
-            if whole.get("missing") or not whole.get("docs"):
-                raise DocstreamError(f"{sub.remote_doctype} {remote_name} is not here and the producer no longer has it")
+            if whole.get("missing") or not whole.get("docs"):  # deleted there since: its Delete follows
+                raise _NothingToDo(f"{sub.remote_doctype} {remote_name} is not here and the producer has deleted it "
+                                   "since: nothing to update")
             remote_doc = whole["docs"][0]
             data = self.transform(session, sub, {"update_type": "Create", "data": remote_doc,
                                                  "docname": remote_name, "ref_doctype": sub.remote_doctype})

@@ -77,7 +77,7 @@ def pull(session: Session, event_producer: str | None = None) -> dict[str, int]:
 
 @whitelist("docstream.streaming.resync", methods=("POST",))
 def resync(session: Session, sync_log: str) -> str:
-    """Retry one failed event (and those held behind it): "Synced" or "Failed"."""
+    """Retry one failed event (and those held behind it): "Synced", "Failed" or "Skipped"."""
     return resync_log(session, sync_log)
 
 

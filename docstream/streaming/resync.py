@@ -13,7 +13,8 @@ from docstream.streaming.producers import producer_remote
 
 
 def resync(session: Session, sync_log: str) -> str:
-    """Retry one failed event (and the chain held behind it); ``"Synced"`` or ``"Failed"``."""
+    """Retry one failed event (and the chain held behind it); ``"Synced"``, ``"Failed"`` or
+    ``"Skipped"`` (nothing left to do: an Update of a document the producer has deleted since)."""
     session.check("Event Sync Log", "write", sync_log)
     log = session.get("Event Sync Log", sync_log)
     if log["status"] == "Held":
@@ -47,7 +48,7 @@ def resync_all_failed(session: Session, event_producer: str | None = None) -> di
                                                   limit_page_length=0)]
     counts = {"synced": 0, "failed": 0}
     for name in names:
-        counts["synced" if resync(session, name) == "Synced" else "failed"] += 1
+        counts["failed" if resync(session, name) == "Failed" else "synced"] += 1  # Skipped: nothing left to do
     return counts
 
 

@@ -256,12 +256,15 @@ class FaultPair:
         return self.c.get_list("Event Sync Log", fields=["*"], filters={"event_producer": self.producer_url, **filters},
                                order_by="sequence asc")
 
-    def assert_converged(self, doctypes: list[str] | None = None, since: int = 0) -> None:
+    def assert_converged(self, doctypes: list[str] | None = None, since: int = 0,
+                         allowed: frozenset[str] = frozenset({"Synced"})) -> None:
         """Every document of the streamed doctypes equal on both sites, and each event applied once
-        (``since``: only events after this sequence, when the producer has pruned older ones)."""
+        (``since``: only events after this sequence, when the producer has pruned older ones;
+        ``allowed``: the statuses an event's Sync Log may have)."""
         assert self.caught_up(), f"the consumer is at {self.state().get('cursor')}, the producer at {self.head()}"
         assert_converged(self.p, self.c, doctypes or self.doctypes, renamed=self.renamed)
-        assert_applied_once(self.p, self.c, self.producer_url, self.consumer.public_url, doctypes or self.doctypes, since)
+        assert_applied_once(self.p, self.c, self.producer_url, self.consumer.public_url, doctypes or self.doctypes, since,
+                            allowed)
 
 
 def make_pair(sites: Sites, tag: str, proxied: bool = False, producer_db: str | None = None,

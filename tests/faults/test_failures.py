@@ -228,3 +228,26 @@ def test_an_unexpected_error_fails_its_event_and_an_unexpected_pull_error_backs_
     assert pair.pull()["synced"] == 1
     assert c.call("docstream.streaming.resync", sync_log=failed["name"]) == "Synced"
     pair.assert_converged()
+
+
+def test_an_update_of_a_document_the_producer_deleted_since_is_skipped(pair: FaultPair) -> None:
+    """Not here (it predates the subscription, or was deleted here) and gone there: the Update has
+    nothing to do, and holds nothing back — not its Delete, nor a new document of that name."""
+    p, c = pair.p, pair.c
+    p.insert({"doctype": "Customer", "customer_name": "Gone Since", "territory": "North"})
+    assert pair.pull()["synced"] == 1
+    c.delete("Customer", "Gone Since")  # as if it had existed before the subscription
+    p.update("Customer", "Gone Since", {"territory": "East"})
+    p.delete("Customer", "Gone Since")
+
+    assert pair.pull() == {"synced": 2, "failed": 0, "held": 0}
+    update, delete = _logs(pair, "Gone Since")[1:]
+    assert (update["update_type"], update["status"]) == ("Update", "Skipped")
+    _readable(update["error"], "Customer Gone Since", "deleted it since")
+    assert (delete["update_type"], delete["status"]) == ("Delete", "Synced")
+    assert (pair.state()["failed"], pair.state()["held"]) == (0, 0)
+
+    p.insert({"doctype": "Customer", "customer_name": "Gone Since", "territory": "South"})
+    assert pair.pull() == {"synced": 1, "failed": 0, "held": 0}
+    assert c.get("Customer", "Gone Since")["territory"] == "South"
+    pair.assert_converged(allowed=frozenset({"Synced", "Skipped"}))
