@@ -8,6 +8,8 @@ replays the chain in order; other documents keep flowing. An event with nothing 
 Update of a document that is not here and that the producer has deleted since) is logged
 Skipped, with the reason, and holds nothing back. A TransientError (the producer could
 not be reached for a dependency) aborts the whole page, which is retried later with backoff.
+When a subscription ends (its Event Producer is deleted), its Failed and Held logs are closed as
+Skipped (``end_subscription``): a later subscription to the same producer starts with nothing held.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from docstream.errors import DocstreamError, LinkValidationError, TransientError, ValidationError
 from docstream.model.diff import apply as apply_diff
 from docstream.model.documents import Session
+from docstream.model.types import now
 from docstream.streaming import records
 from docstream.streaming.dependencies import ensure_dependencies
 from docstream.streaming.remote import RemoteSite
@@ -247,6 +250,19 @@ class Applier:
             "use_same_name": int(sub.use_same_name), "mapping": sub.mapping, "sequence": event.get("sequence"),
             "data": records.dumps(event), "error": outcome.error, "held_by": held_by,
         })
+
+
+def end_subscription(db: Any, producer_url: str) -> None:
+    """The subscription to ``producer_url`` ends (in the transaction deleting its Event Producer):
+    its Failed and Held logs can never be resynced now, so they are closed as Skipped — kept as
+    history, what they were and why at the start of their error — and hold nothing of a later
+    subscription to the same producer, which begins again from the producer's state."""
+    stamp = now()
+    for status in ("Failed", "Held"):
+        db.sql('UPDATE "tabEvent Sync Log" SET status = ?, modified = ?, error = ? || COALESCE(error, ?) '
+               "WHERE event_producer = ? AND status = ?",
+               ("Skipped", stamp, f"the subscription ended on {stamp} while this event was {status}: ", "",
+                producer_url, status))
 
 
 def _subscriptions(site: Any, producer: dict[str, Any]) -> dict[str, Subscription]:

@@ -20,6 +20,7 @@ from docstream.errors import (
 from docstream.expressions import validate_expression
 from docstream.model.documents import MASK, Session
 from docstream.streaming import checkpoint
+from docstream.streaming.apply import end_subscription
 from docstream.streaming.remote import RemoteSite
 from docstream.streaming.urls import normalise_url
 
@@ -33,7 +34,7 @@ def install(site: Any) -> None:
     site.hooks.on("validate", "Event Producer")(_validate)
     site.hooks.on("on_update", "Event Producer")(_saved)
     site.hooks.on("on_trash", "Event Producer")(_trashed)
-    site.hooks.on("after_delete", "Event Producer")(lambda s, d, o: checkpoint.forget(s.db, d["name"]))
+    site.hooks.on("after_delete", "Event Producer")(_ended)
 
 
 def producer_remote(site: Any, producer: dict[str, Any], secret: str | None = None) -> RemoteSite:
@@ -196,6 +197,13 @@ def _trashed(session: Session, doc: dict[str, Any], old: Any) -> None:
     except DocstreamError as exc:
         if exc.http_status != 404:
             raise RegistrationError(f"the producer at {remote.url} refused to end the subscription: {exc.message}") from exc
+
+
+def _ended(session: Session, doc: dict[str, Any], old: Any) -> None:
+    """The subscription is over: forget its cursor, and close its failures so that they hold
+    nothing of a later subscription to the same producer."""
+    checkpoint.forget(session.db, doc["name"])
+    end_subscription(session.db, doc["name"])
 
 
 def _unregister_quietly(remote: RemoteSite, consumer_url: str) -> None:

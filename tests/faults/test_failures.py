@@ -251,3 +251,30 @@ def test_an_update_of_a_document_the_producer_deleted_since_is_skipped(pair: Fau
     assert pair.pull() == {"synced": 1, "failed": 0, "held": 0}
     assert c.get("Customer", "Gone Since")["territory"] == "South"
     pair.assert_converged(allowed=frozenset({"Synced", "Skipped"}))
+
+
+def test_failures_of_an_ended_subscription_hold_nothing_of_the_next(pair: FaultPair) -> None:
+    """Deleting the Event Producer closes its Failed and Held logs (Skipped, kept as history): a new
+    subscription to the same producer, its initial sync included, is not held behind them."""
+    p, c = pair.p, pair.c
+    c.insert({"doctype": "Custom Field", "dt": "Customer", "fieldname": "store_code", "label": "Store Code",
+              "fieldtype": "Data", "reqd": 1})
+    p.insert({"doctype": "Customer", "customer_name": "Ended A", "territory": "North"})
+    p.update("Customer", "Ended A", {"territory": "West"})
+    assert pair.pull() == {"synced": 0, "failed": 1, "held": 1}
+
+    c.delete("Event Producer", pair.producer_url)
+    closed = _logs(pair, "Ended A")
+    assert [log["status"] for log in closed] == ["Skipped", "Skipped"]
+    _readable(closed[0]["error"], "subscription ended", "was Failed", "MandatoryError", "Store Code")
+    _readable(closed[1]["error"], "subscription ended", "was Held", closed[0]["name"])
+
+    c.update("Custom Field", "Customer-store_code", {"reqd": 0})
+    pair.subscribe([{**row, "initial_sync": int(row["ref_doctype"] == "Customer")} for row in ROWS])
+    p.update("Customer", "Ended A", {"territory": "South"})
+    pair.pull()
+    assert c.get("Customer", "Ended A")["territory"] == "South"
+    assert [log["status"] for log in _logs(pair, "Ended A")[2:]] == ["Synced", "Synced"]  # the backfill, the update
+    assert (pair.state()["failed"], pair.state()["held"]) == (0, 0)
+    assert c.call("docstream.streaming.resync_all_failed") == {"synced": 0, "failed": 0}
+    pair.assert_converged(allowed=frozenset({"Synced", "Skipped"}))
