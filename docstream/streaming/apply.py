@@ -14,6 +14,7 @@ Skipped (``end_subscription``): a later subscription to the same producer starts
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -152,8 +153,8 @@ class Applier:
             return self._upsert(session, sub, remote_name, data)
         meta = session.meta(sub.local_doctype)
         current = session.get(sub.local_doctype, local)
+        change = self._localise_change(session, meta, current, change)
         new = clean(meta, apply_diff(current, change), session, keep_name=True)
-        self._localise_links(session, meta, new)
         ensure_dependencies(session, meta, new, self.fetch, insert_dependency)
         session.save({**new, "name": local})
         return local
@@ -164,9 +165,31 @@ class Applier:
             session.delete(sub.local_doctype, local)
         return local
 
-    def _localise_links(self, session: Session, meta: Any, doc: dict[str, Any]) -> None:
+    def _localise_change(self, session: Session, meta: Any, current: dict[str, Any],
+                         change: dict[str, Any]) -> dict[str, Any]:
+        """An Update's own values (changed fields, added and changed rows) with local link names.
+        The local document's other values are local already: translating them again would read a
+        local name as the producer's."""
+        change = copy.deepcopy(change or {})
+        changed = change.get("changed") or {}
+        self._localise_links(session, meta, changed, context={**current, **changed})
+        for part in ("added", "row_changed"):
+            for table, rows in (change.get(part) or {}).items():
+                field = meta.get_field(table)
+                if field is None or not field.is_table:
+                    continue
+                here = {row.get("name"): row for row in current.get(table) or []}
+                for row in rows:
+                    self._localise_links(session, session.meta(field.options), row,
+                                         context={**here.get(row.get("name"), {}), **row})
+        return change
+
+    def _localise_links(self, session: Session, meta: Any, doc: dict[str, Any],
+                        context: dict[str, Any] | None = None) -> None:
         """Links to documents this site names itself (use same name off) carry the producer's name:
-        swap in the local name, syncing the linked document first when it isn't here yet."""
+        swap in the local name, syncing the linked document first when it isn't here yet. Only the
+        values in ``doc`` are translated; ``context`` (``doc`` itself by default) says which DocType
+        a Dynamic Link points at."""
         for field in meta.fields:
             value = doc.get(field.fieldname)
             if field.is_table:
@@ -175,7 +198,7 @@ class Applier:
                 continue
             if value in (None, "") or field.fieldtype not in ("Link", "Dynamic Link"):
                 continue
-            target = field.options if field.fieldtype == "Link" else doc.get(field.options)
+            target = field.options if field.fieldtype == "Link" else (context or doc).get(field.options)
             sub = self.subscriptions.get(target or "")
             if sub is None or sub.use_same_name or sub.local_doctype != target:
                 continue

@@ -1,0 +1,64 @@
+"""Links to documents the consumer names itself (use same name off): the producer's names are
+translated to the local ones exactly once, whichever way the linked document arrives."""
+
+from __future__ import annotations
+
+from tests.streaming.conftest import Pair
+
+PERMS = [{"role": "System Manager", "read": 1, "write": 1, "create": 1, "delete": 1},
+         {"role": "Sales User", "read": 1, "write": 1, "create": 1, "delete": 1}]
+
+
+def _dunning_doctypes(api) -> None:
+    """A reminder about invoices: a Link to one, and rows linking to others."""
+    api.insert({"doctype": "DocType", "name": "Dunning Line", "module": "Custom", "istable": 1, "fields": [
+        {"fieldname": "invoice", "fieldtype": "Link", "options": "Sales Invoice"},
+        {"fieldname": "note", "fieldtype": "Data"}]})
+    api.insert({"doctype": "DocType", "name": "Dunning", "module": "Custom", "autoname": "field:title",
+                "permissions": PERMS, "fields": [
+                    {"fieldname": "title", "fieldtype": "Data", "reqd": 1},
+                    {"fieldname": "invoice", "fieldtype": "Link", "options": "Sales Invoice"},
+                    {"fieldname": "lines", "fieldtype": "Table", "options": "Dunning Line"}]})
+
+
+def _invoices(api, count: int, remarks: str) -> list[str]:
+    """``count`` invoices; the site gets the customer and item they need."""
+    if not api.get_list("Customer", filters={"name": "Names Buyer"}):
+        api.insert({"doctype": "Customer", "customer_name": "Names Buyer"})
+        api.insert({"doctype": "Item", "item_code": "NAMES-1", "standard_rate": 5})
+    return [api.insert({"doctype": "Sales Invoice", "customer": "Names Buyer", "remarks": f"{remarks} {i}",
+                        "items": [{"item_code": "NAMES-1", "qty": 1, "rate": 5}]})["name"] for i in range(count)]
+
+
+def _copies(pair: Pair) -> dict[str, str]:
+    """The producer's invoice name → the name of its copy on the consumer."""
+    rows = pair.c.get_list("Sales Invoice", fields=["name", "remote_docname"])
+    return {row["remote_docname"]: row["name"] for row in rows if row["remote_docname"]}
+
+
+def test_an_update_translates_only_the_values_it_carries(pair: Pair) -> None:
+    for api in (pair.p, pair.c):
+        _dunning_doctypes(api)
+    _invoices(pair.c, 2, "the consumer's own")  # so that its copies are numbered unlike the originals
+    pair.subscribe([{"ref_doctype": "Sales Invoice", "use_same_name": 0}, {"ref_doctype": "ToDo", "use_same_name": 1},
+                    {"ref_doctype": "Dunning", "use_same_name": 1}])
+    p = pair.p
+    first, second, third = _invoices(p, 3, "streamed")
+    todo = p.insert({"doctype": "ToDo", "description": "chase", "reference_type": "Sales Invoice",
+                     "reference_name": first})["name"]
+    p.insert({"doctype": "Dunning", "title": "overdue", "invoice": first,
+              "lines": [{"invoice": first, "note": "one"}, {"invoice": second, "note": "two"}]})
+    pair.pull()
+    copies = _copies(pair)
+    assert copies[first] != first and copies[first] == third, "the test needs a local name that is a remote one"
+    # changes that leave the links alone: a local name must not be read as the producer's again
+    p.update("ToDo", todo, {"description": "chase, call Friday"})
+    rows = p.get("Dunning", "overdue")["lines"]
+    p.update("Dunning", "overdue", {"lines": [{**rows[0], "note": "first"}, {**rows[1], "invoice": third},
+                                              {"invoice": second, "note": "added"}]})
+    assert pair.pull()["failed"] == 0
+    assert pair.c.get("ToDo", todo)["reference_name"] == copies[first]
+    dunning = pair.c.get("Dunning", "overdue")
+    assert dunning["invoice"] == copies[first]
+    assert [(r["invoice"], r["note"]) for r in dunning["lines"]] == [
+        (copies[first], "first"), (copies[third], "two"), (copies[second], "added")]
