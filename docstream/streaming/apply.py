@@ -129,7 +129,11 @@ class Applier:
         meta = session.meta(sub.local_doctype)
         doc = clean(meta, data, session)
         self._localise_links(session, meta, doc)
-        ensure_dependencies(session, meta, doc, self.fetch, insert_dependency)
+        self._ensure_dependencies(session, meta, doc)
+        return self._store(session, sub, remote_name, doc)
+
+    def _store(self, session: Session, sub: Subscription, remote_name: str, doc: dict[str, Any]) -> str:
+        """Update the local copy of ``remote_name``, or insert one named per the subscription row."""
         local = self.find_local(session, sub, remote_name)
         if local is not None:
             return _replace(session, sub.local_doctype, local, doc)
@@ -155,7 +159,7 @@ class Applier:
         current = session.get(sub.local_doctype, local)
         change = self._localise_change(session, meta, current, change)
         new = clean(meta, apply_diff(current, change), session, keep_name=True)
-        ensure_dependencies(session, meta, new, self.fetch, insert_dependency)
+        self._ensure_dependencies(session, meta, new)
         session.save({**new, "name": local})
         return local
 
@@ -240,13 +244,40 @@ class Applier:
         meta = session.meta(doc["doctype"])
         clean_doc = clean(meta, doc, session)
         self._localise_links(session, meta, clean_doc)
-        ensure_dependencies(session, meta, clean_doc, self.fetch, insert_dependency)
+        self._ensure_dependencies(session, meta, clean_doc)
         if meta.autoname.startswith("field:"):
             wanted = clean_doc.get(meta.autoname[len("field:"):].strip())
             if wanted and session.exists(meta.name, str(wanted)):
                 return str(wanted)
         clean_doc.pop("name", None)
         return insert_document(session, clean_doc)
+
+    def _ensure_dependencies(self, session: Session, meta: Any, doc: dict[str, Any]) -> None:
+        ensure_dependencies(session, meta, doc, self.fetch, self.insert_dependency, self.has_copy)
+
+    def _own_subscription(self, doctype: str) -> Subscription | None:
+        """The subscription row that streams ``doctype`` into itself (not through a mapping)."""
+        sub = self.subscriptions.get(doctype)
+        return sub if sub is not None and sub.local_doctype == doctype else None
+
+    def has_copy(self, session: Session, doctype: str, remote_name: str) -> bool:
+        """Whether the producer's document ``remote_name`` is here, found as its events find it."""
+        sub = self._own_subscription(doctype)
+        if sub is None:
+            return session.exists(doctype, remote_name)
+        return self.find_local(session, sub, remote_name) is not None
+
+    def insert_dependency(self, session: Session, remote_doc: dict[str, Any]) -> None:
+        """A fetched dependency goes in as an event of its DocType would put it: named per its
+        subscription row, links inside it made local. What it needs was fetched with it."""
+        doctype, remote_name = remote_doc["doctype"], remote_doc["name"]
+        unsubscribed = Subscription(doctype, doctype, use_same_name=True, mapping=None)  # the producer's name
+        sub = self._own_subscription(doctype) or unsubscribed
+        event = {"update_type": "Create", "data": remote_doc, "docname": remote_name, "ref_doctype": doctype}
+        meta = session.meta(doctype)
+        doc = clean(meta, self.transform(session, sub, event), session)
+        self._localise_links(session, meta, doc)
+        self._store(session, sub, remote_name, doc)
 
     def fetch(self, docs: list[list[str]]) -> dict[str, Any]:
         answer = self.remote_call("docstream.streaming.get_documents", docs=docs)
@@ -336,11 +367,6 @@ def insert_document(session: Session, doc: dict[str, Any]) -> str:
     if docstatus == 2:
         session.cancel(saved["doctype"], saved["name"])
     return saved["name"]
-
-
-def insert_dependency(session: Session, remote_doc: dict[str, Any]) -> None:
-    meta = session.meta(remote_doc["doctype"])
-    insert_document(session, clean(meta, remote_doc, session))
 
 
 def _replace(session: Session, doctype: str, name: str, doc: dict[str, Any]) -> str:

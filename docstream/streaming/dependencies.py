@@ -12,6 +12,7 @@ from docstream.model.documents import Session
 from docstream.model.meta import Meta
 
 Fetch = Callable[[list[list[str]]], dict[str, Any]]
+HasCopy = Callable[[Session, str, str], bool]
 NEVER_FETCHED = frozenset({"DocType", "Role"})
 
 
@@ -31,12 +32,15 @@ def links_of(meta: Meta, doc: dict[str, Any], get_meta: Callable[[str], Meta]) -
 
 
 def ensure_dependencies(session: Session, meta: Meta, doc: dict[str, Any], fetch: Fetch,
-                        insert: Callable[[Session, dict[str, Any]], None]) -> int:
-    """Make every document ``doc`` links to exist locally; returns how many requests it took."""
+                        insert: Callable[[Session, dict[str, Any]], None], has_copy: HasCopy) -> int:
+    """Make every document ``doc`` links to exist locally; returns how many requests it took.
+
+    ``doc``'s links are local names; the fetched documents' links are the producer's, whose copy
+    ``has_copy`` finds (by ``remote_docname`` where the consumer names a DocType itself)."""
     requests = 0
     visiting: set[tuple[str, str]] = set()
     levels: list[list[dict[str, Any]]] = []
-    wanted = _missing(session, links_of(meta, doc, session.meta), visiting)
+    wanted = _missing(session, links_of(meta, doc, session.meta), visiting, Session.exists)
     while wanted:
         answer = fetch([list(w) for w in sorted(wanted)])
         requests += 1
@@ -51,21 +55,22 @@ def ensure_dependencies(session: Session, meta: Meta, doc: dict[str, Any], fetch
         nested: set[tuple[str, str]] = set()
         for dep in fetched:
             nested |= links_of(session.meta(dep["doctype"]), dep, session.meta)
-        wanted = _missing(session, nested, visiting)
+        wanted = _missing(session, nested, visiting, has_copy)
     deps = session.as_user(session.user, ignore_links=True)
     for fetched in reversed(levels):
         for dep in fetched:
-            if not deps.exists(dep["doctype"], dep["name"]):
+            if not has_copy(deps, dep["doctype"], dep["name"]):
                 insert(deps, dep)
     return requests
 
 
-def _missing(session: Session, links: set[tuple[str, str]], visiting: set[tuple[str, str]]) -> set[tuple[str, str]]:
+def _missing(session: Session, links: set[tuple[str, str]], visiting: set[tuple[str, str]],
+             here: HasCopy) -> set[tuple[str, str]]:
     out = set()
     for doctype, name in links:
         if (doctype, name) in visiting or doctype in NEVER_FETCHED or not session.site.metas.exists(doctype):
             continue
-        if session.meta(doctype).istable or session.exists(doctype, name):
+        if session.meta(doctype).istable or here(session, doctype, name):
             continue
         out.add((doctype, name))
     return out

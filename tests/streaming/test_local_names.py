@@ -62,3 +62,28 @@ def test_an_update_translates_only_the_values_it_carries(pair: Pair) -> None:
     assert dunning["invoice"] == copies[first]
     assert [(r["invoice"], r["note"]) for r in dunning["lines"]] == [
         (copies[first], "first"), (copies[third], "two"), (copies[second], "added")]
+
+
+def test_a_nested_dependency_arrives_as_its_own_events_would_bring_it(pair: Pair) -> None:
+    for api in (pair.p, pair.c):
+        _dunning_doctypes(api)
+    _invoices(pair.c, 2, "the consumer's own")
+    # Dunning is not subscribed: the ToDo needs it, and it needs an invoice the consumer names itself
+    pair.subscribe([{"ref_doctype": "Sales Invoice", "use_same_name": 0}, {"ref_doctype": "ToDo", "use_same_name": 1}])
+    p = pair.p
+    invoice = _invoices(p, 1, "streamed")[0]
+    for log in p.get_list("Event Update Log", filters={"docname": invoice}):
+        p.delete("Event Update Log", log["name"])  # the consumer hears of the invoice only through the ToDo
+    p.insert({"doctype": "Dunning", "title": "nested", "invoice": invoice, "lines": [{"invoice": invoice}]})
+    p.insert({"doctype": "ToDo", "description": "follow up", "reference_type": "Dunning", "reference_name": "nested"})
+    assert pair.pull()["failed"] == 0
+    (copy,) = [c for c in pair.c.get_list("Sales Invoice", fields=["*"]) if c["remote_docname"] == invoice]
+    assert copy["name"] != invoice and copy["remote_site_name"] == pair.producer.url
+    dunning = pair.c.get("Dunning", "nested")
+    assert dunning["invoice"] == copy["name"] and dunning["lines"][0]["invoice"] == copy["name"]
+    # the invoice's own later events find the copy
+    p.update("Sales Invoice", invoice, {"remarks": "changed at the source"})
+    pair.pull()
+    assert [(log["update_type"], log["status"]) for log in pair.sync_logs(producer_doc=invoice)] == [("Update", "Synced")]
+    assert pair.c.get("Sales Invoice", copy["name"])["remarks"] == "changed at the source"
+    assert len(pair.c.get_list("Sales Invoice")) == 3
