@@ -16,6 +16,7 @@ import hashlib
 import json
 from typing import Any
 
+from docstream.auth.permissions import has_permission
 from docstream.errors import DoesNotExistError, LogRewoundError, PermissionError, ValidationError
 from docstream.model import rows
 from docstream.model.documents import Session
@@ -53,6 +54,7 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
         (after, limit * SCAN_FACTOR + 1),
     )
     events, last, last_mark, last_log = [], after, after_mark, None
+    readable: dict[str, bool] = {}
     for row in logs:
         log = rows.to_doc(meta, row)
         if log["sequence"] == after:
@@ -63,6 +65,13 @@ def get_updates(session: Session, event_consumer: str, after: Any = 0, limit: An
         event = _event_for(consumer["name"], subscriptions.get(log["ref_doctype"]), log, session.site.url,
                            row.get("source"))
         if event is not None:
+            if not _may_read(session, log["ref_doctype"], readable):
+                if not events:  # nothing is passed over: the page ends before it, or there is none
+                    raise PermissionError(
+                        f"Event Subscriber {session.user} has no read permission on {log['ref_doctype']} here any "
+                        f"more: its events wait until it has (give its role read access to {log['ref_doctype']})",
+                        doctype=log["ref_doctype"])
+                break
             events.append(event)
         last, last_log = log["sequence"], log
         if len(events) >= limit:
@@ -158,6 +167,15 @@ def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str
         "docname": log["docname"], "data": json.loads(data) if data else None,
         "origin": log.get("origin") or here or None, "creation": log["creation"], "via": here or None,
     }
+
+
+def _may_read(session: Session, doctype: str, known: dict[str, bool]) -> bool:
+    """Whether the caller (the Event Subscriber) may read ``doctype`` now: a role taken away after
+    the approval stops its events, as it stops the subscriber's reads of the documents."""
+    if doctype not in known:
+        metas = session.site.metas
+        known[doctype] = not metas.exists(doctype) or has_permission(metas.get(doctype), session.user, session.roles, "read")
+    return known[doctype]
 
 
 def _same_site(origin: str, consumer: str) -> bool:

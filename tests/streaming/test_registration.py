@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.streaming.conftest import SUBSCRIBER, Pair, add_subscriber
-from tests.support.servers import free_port
+from tests.support.servers import Api, free_port
 
 
 def _producer_doc(pair: Pair, **overrides) -> dict:
@@ -102,3 +102,37 @@ def test_feed_refuses_anyone_but_the_registered_consumer(pair) -> None:
     anonymous = httpx.post(pair.producer.url + "/api/method/docstream.streaming.get_updates",
                            json={"event_consumer": pair.consumer.url})
     assert anonymous.status_code in (401, 403)
+
+
+def test_a_subscriber_that_may_no_longer_read_a_doctype_gets_none_of_its_events(pair) -> None:
+    """The approval is checked against the subscriber's roles once; a role taken away afterwards
+    must stop the feed as it stops the subscriber's own reads. Its events wait — nothing is passed
+    over — and flow again once the role is back; the events before them are served."""
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}, {"ref_doctype": "Item", "use_same_name": 1}])
+    pair.p.insert({"doctype": "Item", "item_code": "BEFORE"})
+    user = pair.p.get("User", SUBSCRIBER)
+    pair.p.update("User", SUBSCRIBER, {"roles": [r for r in user["roles"] if r["role"] != "Sales User"]})
+    pair.p.insert({"doctype": "Customer", "customer_name": "Secret", "email_id": "secret@example.com"})
+    pair.p.insert({"doctype": "Item", "item_code": "AFTER"})
+    subscriber = Api(pair.producer.url, pair.producer_keys["api_key"], pair.producer_keys["api_secret"])
+    try:
+        assert subscriber.http.get("/api/resource/Customer/Secret").status_code == 403
+        page = subscriber.call("docstream.streaming.get_updates", event_consumer=pair.consumer.url)
+        refused = subscriber.http.post("/api/method/docstream.streaming.get_updates",
+                                       json={"event_consumer": pair.consumer.url, "after": page["last_sequence"]})
+    finally:
+        subscriber.close()
+    assert [e["docname"] for e in page["events"]] == ["BEFORE"], page  # the page ends before the Customer
+    assert refused.status_code == 403 and "Customer" in refused.json()["message"], refused.text
+
+    failed = pair.c.http.post("/api/method/docstream.streaming.pull", json={"event_producer": pair.producer.url})
+    assert failed.status_code == 403, failed.text
+    assert pair.c.get_list("Customer", filters={"name": "Secret"}) == []
+    assert pair.c.get("Item", "BEFORE") and not pair.c.get_list("Item", filters={"name": "AFTER"})
+    state = next(p for p in pair.c.call("docstream.streaming.status")["producers"] if p["producer_url"] == pair.producer.url)
+    assert "no read permission on Customer" in (state["last_error"] or ""), state
+
+    pair.p.update("User", SUBSCRIBER, {"roles": user["roles"]})
+    pair.pull()
+    assert pair.c.get("Customer", "Secret")["email_id"] == "secret@example.com"
+    assert pair.c.get("Item", "AFTER")
