@@ -140,15 +140,25 @@ def _approvals_changed(session: Session, doc: dict[str, Any], old: dict[str, Any
         )
         changed |= row.get("status") != prior.get("status") or row.get("unsubscribed") != prior.get("unsubscribed")
         if starts:
-            _start_streaming(session, doc, row)
+            # approved again by the producer (Pending or Rejected → Approved): what the consumer was
+            # owed under the earlier approval and has not applied yet is still sent
+            again = prior.get("status") != "Approved" and not prior.get("unsubscribed")
+            _start_streaming(session, doc, row, prior.get("subscribed_from") if again else None)
     if changed:
         notify.after_commit(session.site, {doc["name"]})
 
 
-def _start_streaming(session: Session, consumer: dict[str, Any], row: dict[str, Any]) -> None:
-    """From now on ``row``'s doctype streams to this consumer; with initial_sync, existing documents first."""
+def _start_streaming(session: Session, consumer: dict[str, Any], row: dict[str, Any],
+                     earlier: Any = None) -> None:
+    """From now on ``row``'s doctype streams to this consumer; with initial_sync, existing documents
+    first. ``earlier``: where an earlier approval of the row started — the consumer still gets the
+    events after what it has applied (its progress), none of which it may pass over (a Delete among
+    them no baseline could carry)."""
     session.db.lock_key(SUBSCRIPTION_LOCK)
     start = lock_sequence(session)
+    if earlier is not None:
+        applied = session.db.value('SELECT cursor FROM "__consumer_progress" WHERE consumer = ?', (consumer["name"],))
+        start = min(start, max(int(earlier), int(applied or 0)))
     session.db.sql('UPDATE "tabEvent Consumer Document Type" SET subscribed_from = ? WHERE name = ?', (start, row["name"]))
     row["subscribed_from"] = start
     if row.get("initial_sync"):

@@ -127,3 +127,36 @@ def test_a_write_that_straddles_the_approval_still_arrives_on_postgres(sites: Si
     pair.wait_caught_up()
     assert pair.c.get_list("Customer", filters={"name": "After"}) and pair.c.get_list("Customer", filters={"name": "Before"})
     pair.assert_converged()
+
+
+def test_approving_a_row_again_keeps_what_the_consumer_was_owed(sites: Sites) -> None:
+    """Pending then Approved again is the documented way to send a DocType's documents again. The
+    events logged for the consumer under the earlier approval that it has not applied yet — a
+    deletion above all, which no backfill could carry — still reach it, before the backfill."""
+    pair = make_pair(sites, "again", consumer_worker=False)
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1, "initial_sync": 1},
+                    {"ref_doctype": "Item", "use_same_name": 1}])
+    for name in ("Keep", "Gone"):
+        pair.p.insert({"doctype": "Customer", "customer_name": name})
+    pair.p.insert({"doctype": "Item", "item_code": "MUG", "standard_rate": 1})
+    assert pair.pull()["synced"] == 3
+    pair.pull()  # the producer hears what it has applied
+    pair.p.delete("Customer", "Gone")  # owed to the consumer, not pulled yet
+    pair.p.update("Item", "MUG", {"standard_rate": 2})
+    pair.approve("Customer", "Item", status="Pending")
+    pair.p.insert({"doctype": "Item", "item_code": "WHILE-PENDING", "standard_rate": 3})
+    pair.approve("Customer", "Item")
+    assert pair.pull()["failed"] == 0
+    assert sorted(c["name"] for c in pair.c.get_list("Customer")) == ["Keep"]
+    assert pair.c.get("Item", "MUG")["standard_rate"] == 2
+    assert pair.state()["cursor"] == pair.head()
+
+    # the first approval of a row still starts at the head: nothing older is sent
+    pair.p.insert({"doctype": "Supplier", "supplier_name": "Before Subscribing"})
+    rows = pair.c.get("Event Producer", pair.producer_url)["producer_doctypes"]
+    pair.c.update("Event Producer", pair.producer_url,
+                  {"producer_doctypes": [*rows, {"ref_doctype": "Supplier", "use_same_name": 1}]})
+    pair.approve("Supplier")
+    pair.p.insert({"doctype": "Supplier", "supplier_name": "After Subscribing"})
+    pair.pull()
+    assert [s["name"] for s in pair.c.get_list("Supplier")] == ["After Subscribing"]
