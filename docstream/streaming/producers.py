@@ -1,8 +1,9 @@
 """The consumer side of a subscription: Event Producer documents and their registration.
 
 There is no transaction across two sites, so each step is idempotent: inserting or changing an
-Event Producer registers (or re-registers) this site on the producer before the local commit,
-and the local transaction undoes the producer side if it rolls back afterwards.
+Event Producer registers (or re-registers) this site on the producer once the local change is
+valid and written, before the local commit, and the local transaction undoes the producer side
+(unregisters, or registers the old subscription again) if it rolls back afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from docstream.errors import (
     ValidationError,
 )
 from docstream.expressions import validate_expression
+from docstream.model import rows
 from docstream.model.documents import MASK, Session
 from docstream.streaming import checkpoint
 from docstream.streaming.apply import end_subscription
@@ -28,6 +30,7 @@ REMOTE_FIELDS = (
     {"fieldname": "remote_docname", "label": "Remote Document Name", "fieldtype": "Data", "read_only": 1},
     {"fieldname": "remote_site_name", "label": "Remote Site Name", "fieldtype": "Data", "read_only": 1},
 )
+_DUE = "register:due"  # the Event Producers whose registration the current transaction must send
 
 
 def install(site: Any) -> None:
@@ -54,8 +57,8 @@ def _validate(session: Session, doc: dict[str, Any], old: dict[str, Any] | None)
         _validate_row(session, row)
     if session.flags.get("incoming"):
         return
-    if old is None or _registration_changed(old, doc):
-        _register(session, doc, is_new=old is None)
+    if old is None or _registration_changed(old, doc):  # sent once the change is written (_saved)
+        session.db.memo.setdefault(_DUE, set()).add(doc["name"])
 
 
 def _validate_row(session: Session, row: dict[str, Any]) -> None:
@@ -84,20 +87,29 @@ def _registration_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
             or new.get("api_secret") not in (None, "", MASK) or old.get("user") != new.get("user"))
 
 
-def _register(session: Session, doc: dict[str, Any], is_new: bool) -> None:
+def _register(session: Session, doc: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """Send the subscription ``doc`` describes (already written, not committed) to the producer;
+    should the local transaction roll back, the producer gets the one before (``old``) again."""
     site = session.site
     if not site.url:
         raise RegistrationError("this site has no host_name, so the producer could not call it back: "
                                 "run docstream set-config host_name http://THIS-SITE:PORT", doctype="Event Producer")
     remote = producer_remote(site, doc, _secret(session, doc))
-    api_key, api_secret = _local_key(session, doc["user"])
-    answer = _call(remote, "docstream.streaming.register_consumer",
-                   event_consumer=site.url, api_key=api_key, api_secret=api_secret,
-                   consumer_doctypes=[_remote_row(session, r) for r in doc.get("producer_doctypes") or []])
-    mirror_statuses(session, doc, answer.get("doctypes") or [])
-    if is_new:
+    answer = _call(remote, "docstream.streaming.register_consumer", **_registration(session, doc))
+    if old is None:
         session.db.on_rollback(lambda: _unregister_quietly(remote, site.url))
         session.db.after_commit(lambda: _start_cursor(site, doc["name"], int(answer.get("head") or 0)))
+    else:
+        session.db.on_rollback(lambda: _reregister_quietly(session, remote, old))
+    if mirror_statuses(session, doc, answer.get("doctypes") or []):
+        rows.update(session.db, session.meta("Event Producer"), doc, session.meta)
+
+
+def _registration(session: Session, doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``register_consumer`` is sent for ``doc``: this site, its keys, the rows."""
+    api_key, api_secret = _local_key(session, doc["user"])
+    return {"event_consumer": session.site.url, "api_key": api_key, "api_secret": api_secret,
+            "consumer_doctypes": [_remote_row(session, r) for r in doc.get("producer_doctypes") or []]}
 
 
 def _secret(session: Session, doc: dict[str, Any]) -> str:
@@ -162,6 +174,10 @@ def mirror_statuses(session: Session, doc: dict[str, Any], statuses: list[dict[s
 
 
 def _saved(session: Session, doc: dict[str, Any], old: Any) -> None:
+    due = session.db.memo.get(_DUE, set())
+    if doc["name"] in due:
+        due.discard(doc["name"])
+        _register(session, doc, old)
     for row in doc.get("producer_doctypes") or []:
         if not row.get("use_same_name"):
             ensure_remote_fields(session, row["ref_doctype"])
@@ -209,5 +225,13 @@ def _ended(session: Session, doc: dict[str, Any], old: Any) -> None:
 def _unregister_quietly(remote: RemoteSite, consumer_url: str) -> None:
     try:
         remote.call("docstream.streaming.unregister_consumer", event_consumer=consumer_url)
+    except DocstreamError:
+        pass
+
+
+def _reregister_quietly(session: Session, remote: RemoteSite, old: dict[str, Any]) -> None:
+    """After a rollback: the subscription as it is stored here again, on the producer."""
+    try:
+        remote.call("docstream.streaming.register_consumer", **_registration(session, old))
     except DocstreamError:
         pass

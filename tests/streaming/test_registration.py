@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.streaming.conftest import SUBSCRIBER, Pair, add_subscriber
 from tests.support.servers import Api, free_port
@@ -136,3 +137,59 @@ def test_a_subscriber_that_may_no_longer_read_a_doctype_gets_none_of_its_events(
     pair.pull()
     assert pair.c.get("Customer", "Secret")["email_id"] == "secret@example.com"
     assert pair.c.get("Item", "AFTER")
+def _subscription_on_producer(pair: Pair) -> list[tuple]:
+    rows = pair.p.get("Event Consumer", pair.consumer.url)["consumer_doctypes"]
+    return [(r["ref_doctype"], r["status"], r["unsubscribed"], r["condition"]) for r in rows]
+
+
+def _still_streams(pair: Pair, customer: str) -> None:
+    pair.p.insert({"doctype": "Customer", "customer_name": customer})
+    pair.pull()
+    assert pair.c.get("Customer", customer)
+
+
+def test_a_refused_update_leaves_the_subscription_on_the_producer_as_it_was(pair) -> None:
+    """The producer hears of a change only once it is valid here: a change refused by a local
+    check (here a missing Mapping, checked with the links) never reaches it."""
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    before = _subscription_on_producer(pair)
+    bad = {"producer_doctypes": [{"ref_doctype": "Customer", "use_same_name": 1, "unsubscribe": 1,
+                                  "condition": "doc.customer_name == 'x'", "mapping": "no-such-mapping"}]}
+    r = pair.c.http.put(f"/api/resource/Event Producer/{pair.producer.url}", json=bad)
+    assert r.status_code == 417 and r.json()["exc_type"] == "LinkValidationError", r.text
+    rows = pair.c.get("Event Producer", pair.producer.url)["producer_doctypes"]
+    assert [(r["unsubscribe"], r["condition"], r["mapping"]) for r in rows] == [(0, None, None)]
+    assert _subscription_on_producer(pair) == before == [("Customer", "Approved", 0, None)]
+    _still_streams(pair, "After Refused Update")
+
+
+def test_a_second_event_producer_for_the_same_producer_leaves_the_first_alone(pair) -> None:
+    """The name is checked by the local write, before the producer is called: a duplicate neither
+    re-registers other rows nor, rolled back, unregisters the subscription that exists."""
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    again = _producer_doc(pair, producer_doctypes=[{"ref_doctype": "Item", "use_same_name": 1}])
+    r = pair.c.http.post("/api/resource/Event Producer", json=again)
+    assert r.status_code == 409, r.text
+    assert _subscription_on_producer(pair) == [("Customer", "Approved", 0, None)]
+    _still_streams(pair, "After Duplicate")
+
+
+def test_an_update_rolled_back_here_is_undone_on_the_producer(pair) -> None:
+    """The producer is called at the end of the local write; should the local transaction then
+    fail, the subscription stored here is registered there again."""
+    from docstream.site import Site
+
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    site = Site.open("store.local", pair.consumer.sites_dir)
+    try:
+        session = site.session()
+        with pytest.raises(KeyError):
+            with site.db.transaction():
+                session.update("Event Producer", pair.producer.url, {"producer_doctypes": [
+                    {"ref_doctype": "Customer", "use_same_name": 1, "unsubscribe": 1, "condition": "doc.customer_name == 'x'"}]})
+                assert _subscription_on_producer(pair) == [("Customer", "Approved", 1, "doc.customer_name == 'x'")]
+                raise KeyError("the local commit fails")
+    finally:
+        site.close()
+    assert _subscription_on_producer(pair) == [("Customer", "Approved", 0, None)]
+    _still_streams(pair, "After Rolled Back Update")
