@@ -24,21 +24,27 @@ def by_name(meta: Meta, name: Any) -> tuple[str, tuple[Any, ...]]:
 
 
 def read(db: Database, meta: Meta, name: str, get_meta: Any, for_update: bool = False) -> dict[str, Any] | None:
+    """The document called ``name``: the DocType's columns only (a column left behind by a
+    deleted Custom Field is no part of it), its child tables' rows likewise."""
     suffix = " FOR UPDATE" if for_update and db.dialect == "postgres" else ""
     where, params = by_name(meta, name)
-    rows = db.sql(f"SELECT * FROM {quote(meta.table_name)} WHERE {where}{suffix}", params)
+    rows = db.sql(f"SELECT {_select_list(meta)} FROM {quote(meta.table_name)} WHERE {where}{suffix}", params)
     if not rows:
         return None
     doc = to_doc(meta, rows[0])
     for field in meta.table_fields:
         child = get_meta(field.options)
         children = db.sql(
-            f"SELECT * FROM {quote(child.table_name)} WHERE parent = ? AND parenttype = ? AND parentfield = ? "
+            f"SELECT {_select_list(child)} FROM {quote(child.table_name)} WHERE parent = ? AND parenttype = ? AND parentfield = ? "
             "ORDER BY idx",
             (name, meta.name, field.fieldname),
         )
         doc[field.fieldname] = [to_doc(child, r) for r in children]
     return doc
+
+
+def _select_list(meta: Meta) -> str:
+    return ", ".join(quote(c) for c in meta.columns)
 
 
 def to_doc(meta: Meta, row: dict[str, Any]) -> dict[str, Any]:

@@ -137,6 +137,30 @@ def test_custom_field_removed_from_meta_on_delete(site: Site, other: Site) -> No
         admin.insert({"doctype": "Supplier", "supplier_name": tag("S "), fieldname: "x"})
 
 
+def test_documents_lose_a_deleted_custom_field_and_its_data_comes_back_with_it(site: Site) -> None:
+    """The column of a deleted Custom Field stays, with its data, but is no part of the documents:
+    not read, not merged into an update (which would be refused as an unknown field), not saved."""
+    admin = site.session()
+    field, line_field = tag("gone_"), tag("gone_line_")
+    field_cf = admin.insert({"doctype": "Custom Field", "dt": "Note", "fieldname": field, "fieldtype": "Data"})
+    line_cf = admin.insert({"doctype": "Custom Field", "dt": "Note Seen By", "fieldname": line_field, "fieldtype": "Int"})
+    note = admin.insert({"doctype": "Note", "title": "before", field: "kept",
+                         "seen_by": [{"user": "Administrator", line_field: 7}]})
+    admin.delete("Custom Field", field_cf["name"])
+    admin.delete("Custom Field", line_cf["name"])
+    assert field in site.db.table_columns("tabNote")
+
+    got = admin.get("Note", note["name"])
+    assert field not in got and line_field not in got["seen_by"][0]
+    updated = admin.update("Note", note["name"], {"title": "after"})
+    assert updated["title"] == "after" and field not in updated
+    saved = admin.save({**admin.get("Note", note["name"]), "title": "saved"})
+    assert saved["title"] == "saved" and field not in saved
+
+    again = admin.insert({"doctype": "Custom Field", "dt": "Note", "fieldname": field, "fieldtype": "Data"})
+    assert admin.get("Note", note["name"])[field] == "kept"
+    admin.delete("Custom Field", again["name"])  # the module's site is shared: Note as it was
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"fieldname": "customer_name"}, "already has a field"),
     ({"fieldname": "modified"}, "not a valid field name"),

@@ -179,3 +179,22 @@ def test_a_change_s_own_log_has_every_field_in_its_column(make_site, backend_url
     snapshot = json.loads(update["snapshot"])
     assert (snapshot["status"], snapshot["description"]) == ("Closed", "watched") and update["target"] is None
     assert update["name"] == str(update["sequence"])
+
+
+def test_an_update_log_leaves_out_the_column_of_a_deleted_custom_field(make_site, db_url_for) -> None:
+    """The column of a deleted Custom Field is no part of the document: an update's diff is the
+    change made, not a removal of that field for every consumer."""
+    import json
+
+    site = make_site(db_url=db_url_for("site1"))
+    session = site.session()
+    session.insert({"doctype": "Event Consumer", "callback_url": "http://127.0.0.1:9", "user": "Administrator",
+                    "api_key": "k", "api_secret": "s", "consumer_doctypes": [{"ref_doctype": "ToDo", "status": "Approved"}]})
+    session.insert({"doctype": "Custom Field", "dt": "ToDo", "fieldname": "extra", "fieldtype": "Data"})
+    todo = session.insert({"doctype": "ToDo", "description": "first", "extra": "kept"})
+    session.delete("Custom Field", "ToDo-extra")
+    session.update("ToDo", todo["name"], {"description": "second"})
+    session.save({**session.get("ToDo", todo["name"]), "description": "third"})
+    logs = session.get_list("Event Update Log", fields=["update_type", "data"], order_by="sequence asc")
+    assert [(log["update_type"], json.loads(log["data"])["changed"]) for log in logs[1:]] == [
+        ("Update", {"description": "second"}), ("Update", {"description": "third"})]
