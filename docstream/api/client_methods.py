@@ -277,6 +277,9 @@ def _insert(session: Session, doc: Any) -> dict[str, Any]:
     parenttype, parent, parentfield = (doc.get(k) for k in ("parenttype", "parent", "parentfield"))
     if not (parenttype and parent and parentfield):
         raise ValidationError("parenttype, parent and parentfield are required to insert a child row", doctype=doc["doctype"])
+    if not (isinstance(parenttype, str) and isinstance(parentfield, str) and isinstance(parent, (str, int))):
+        raise ValidationError(f"parenttype, parent and parentfield of a child row are names, not {[parenttype, parent, parentfield]!r}",
+                              doctype=doc["doctype"])
     stored = session.get(parenttype, parent)
     if not isinstance(stored.get(parentfield), list):
         raise ValidationError(f"{parenttype} has no table {parentfield!r}", doctype=parenttype, field=str(parentfield))

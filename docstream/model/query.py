@@ -53,6 +53,8 @@ def normalise_filters(filters: Any, doctype: str) -> list[tuple[str, str, str, A
         if not isinstance(item, (list, tuple)) or len(item) not in (3, 4):
             raise ValidationError(f"a filter must be [field, operator, value], got {item!r}")
         dt, field, op, value = (doctype, *item) if len(item) == 3 else item
+        if not isinstance(dt, str):
+            raise ValidationError(f"a filter's DocType must be a DocType name, got {dt!r}")
         out.append((dt, field, str(op).lower(), value))
     return out
 

@@ -43,6 +43,8 @@ def normalise(meta: Meta, doc: dict[str, Any], get_meta: Any, fill_defaults: boo
         if field.unique and isinstance(value, str) and not value.strip():
             value = None  # empty is "no value", which a unique field may have many times (Frappe)
         out[key] = value
+    if not isinstance(out.get("name", ""), str):
+        out["name"] = _name(meta, out["name"])
     out["docstatus"] = _std_int(meta, "docstatus", out.get("docstatus"))
     out["idx"] = _std_int(meta, "idx", out.get("idx"))
     return out
@@ -53,6 +55,13 @@ def _std_int(meta: Meta, key: str, value: Any) -> int:
         return int(value or 0)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{meta.name}: {key} must be a whole number, not {value!r}", doctype=meta.name, field=key) from exc
+
+
+def _name(meta: Meta, value: Any) -> str | None:
+    """A name given as a number is that number written out; a list or an object names nothing."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value if value is None else str(value)
+    raise ValidationError(f"{meta.name}: a name must be text, not {value!r}", doctype=meta.name, field="name")
 
 
 def default_value(field: Any) -> Any:

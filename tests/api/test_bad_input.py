@@ -114,6 +114,7 @@ BAD_LISTS = [
     {"order_by": "name; drop table x"}, {"order_by": "nope desc"}, {"order_by": "(select 1)"},
     {"limit_page_length": "ten"}, {"limit_page_length": "-1"}, {"limit_start": "1.5"}, {"limit": "9" * 40},
     {"as_dict": "perhaps"}, {"or_filters": '[["name", "=", "x"]]'}, {"expand": "1"},
+    {"filters": '[[["x"], "name", "=", "x"]]'}, {"filters": '[[{"a": 1}, "name", "=", "x"]]'},
 ]
 
 
@@ -137,6 +138,9 @@ BAD_DOCS = [
     ("Sales Invoice", {"customer": "x", "docstatus": 2}, "DocstatusError"),
     ("Sales Invoice Item", {"item_code": "x"}, "ValidationError"),
     ("DocType", {"name": "bad name!", "fields": []}, "ValidationError"),
+    ("DocType", {"name": 1, "fields": []}, "ValidationError"),
+    ("Note", {"title": "x", "seen_by": [{"name": [1], "user": "Administrator"}]}, "ValidationError"),
+    ("Note", {"title": "x", "seen_by": [{"name": {"a": 1}, "user": "Administrator"}]}, "ValidationError"),
 ]
 
 
@@ -146,6 +150,15 @@ def test_invalid_documents_are_417_and_write_nothing(admin: Api, doctype: str, d
     before = count(admin, table)
     assert_error(admin.http.post(f"/api/resource/{doctype}", json=doc), 417, exc_type)
     assert count(admin, table) == before
+
+
+@pytest.mark.parametrize("where", [{"parenttype": [1]}, {"parentfield": [1]}, {"parent": {"a": 1}}])
+def test_a_child_row_put_nowhere_is_417_and_writes_nothing(admin: Api, where: dict) -> None:
+    note = admin.insert({"doctype": "Note", "title": "parent"})
+    row = {"doctype": "Note Seen By", "parenttype": "Note", "parent": note["name"], "parentfield": "seen_by",
+           "user": "Administrator", **where}
+    assert_error(admin.http.post("/api/method/frappe.client.insert", json={"doc": row}), 417, "ValidationError")
+    assert admin.get("Note", note["name"]) == note
 
 
 def test_a_failed_update_leaves_the_document_as_it_was(admin: Api) -> None:
