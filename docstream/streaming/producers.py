@@ -53,8 +53,14 @@ def _validate(session: Session, doc: dict[str, Any], old: dict[str, Any] | None)
     elif doc["producer_url"] != old["producer_url"]:
         raise ValidationError("the Producer URL of an Event Producer can't change: delete it and create a new one",
                               doctype="Event Producer", field="producer_url")
+    seen: set[str] = set()
     for row in doc.get("producer_doctypes") or []:
         _validate_row(session, row)
+        remote = _remote_row(session, row)["ref_doctype"]  # what the producer is asked for
+        if remote in seen:  # the producer keeps one row per DocType: a second one's settings would be lost
+            raise ValidationError(f"{remote} is listed twice: one row per DocType of the producer",
+                                  doctype="Event Producer", field="ref_doctype")
+        seen.add(remote)
     if session.flags.get("incoming"):
         return
     if old is None or _registration_changed(old, doc):  # sent once the change is written (_saved)

@@ -31,6 +31,15 @@ def test_unreachable_producer_is_named(pair) -> None:
     assert dead in message and "could not reach" in message
 
 
+def test_a_doctype_listed_twice_is_refused(pair) -> None:
+    """The producer keeps one row per DocType: a second row's condition would be dropped there while
+    its naming was used here. Refused whole, nothing registered."""
+    rows = [{"ref_doctype": "Customer", "use_same_name": 1},
+            {"ref_doctype": "Customer", "use_same_name": 0, "condition": "doc.territory == 'North'"}]
+    message = _refused(pair, _producer_doc(pair, producer_doctypes=rows))
+    assert "Customer is listed twice" in message
+
+
 def test_wrong_keys_are_refused(pair) -> None:
     message = _refused(pair, _producer_doc(pair, api_secret="0" * 32))
     assert "refused the API key" in message
