@@ -124,6 +124,24 @@ def sync_compare(ctx: Context, producer_url: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+@sync.command("forget")
+@click.argument("producer_url")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.pass_obj
+@handle_errors
+def sync_forget(ctx: Context, producer_url: str, yes: bool) -> None:
+    """Delete an Event Producer here without telling the producer: for one that is gone for good
+    (deleting it otherwise ends the subscription there first, and waits until it can)."""
+    from docstream.streaming.pull import producer_names
+
+    (name,) = producer_names(ctx.site, producer_url)
+    if not yes:
+        click.confirm(f"Delete the Event Producer {name} here, without ending the subscription there?", abort=True)
+    ctx.site.session(ignore_permissions=True, forget_remote=True).delete("Event Producer", name)
+    click.echo(f"deleted the Event Producer {name}; if that site ever comes back, delete its Event Consumer "
+               f"for this site there ({ctx.site.url or ctx.site.name})")
+
+
 @sync.command("resync")
 @click.argument("sync_log", required=False)
 @click.option("--all-failed", is_flag=True, help="retry every failed event, oldest first")

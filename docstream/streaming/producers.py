@@ -210,15 +210,19 @@ def _start_cursor(site: Any, producer: str, head: int) -> None:
 
 
 def _trashed(session: Session, doc: dict[str, Any], old: Any) -> None:
+    if session.flags.get("forget_remote"):  # ``docstream sync forget``: a producer gone for good
+        return
     remote = producer_remote(session.site, doc)
     try:
         remote.call("docstream.streaming.unregister_consumer", event_consumer=session.site.url)
     except TransientError as exc:
         raise RegistrationError(f"could not reach the producer at {remote.url} to end the subscription: "
-                                f"{exc.message} — try again when it is reachable") from exc
+                                f"{exc.message} — try again when it is reachable (for a producer gone for good: "
+                                f"docstream sync forget {doc['name']})") from exc
     except DocstreamError as exc:
         if exc.http_status != 404:
-            raise RegistrationError(f"the producer at {remote.url} refused to end the subscription: {exc.message}") from exc
+            raise RegistrationError(f"the producer at {remote.url} refused to end the subscription: {exc.message} "
+                                    f"(for a producer gone for good: docstream sync forget {doc['name']})") from exc
 
 
 def _ended(session: Session, doc: dict[str, Any], old: Any) -> None:

@@ -104,6 +104,27 @@ def test_delete_ends_the_subscription_and_registering_again_works(pair) -> None:
     assert pair.c.get_list("Customer", filters={"name": "While Away"}) == []
 
 
+def test_an_event_producer_gone_for_good_is_forgotten_from_the_command_line(pair) -> None:
+    """Deleting an Event Producer ends the subscription on the producer first, and is refused while
+    it can't: for a producer that will never answer again, ``sync forget`` deletes it here alone."""
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    pair.p.insert({"doctype": "Customer", "customer_name": "Before The End"})
+    pair.pull()
+    pair.producer.stop()  # gone for good
+    refused = pair.c.http.delete(f"/api/resource/Event Producer/{pair.producer.url}")
+    assert refused.status_code == 417 and "sync forget" in refused.json()["message"], refused.text
+    assert pair.c.get_list("Event Producer")
+    asked = pair.consumer.cli("sync", "forget", pair.producer.url, check=False)  # no --yes, no answer: nothing done
+    assert asked.returncode != 0 and pair.c.get_list("Event Producer")
+    forgot = pair.consumer.cli("sync", "forget", pair.producer.url, "--yes")
+    assert "deleted the Event Producer" in forgot.stdout
+    assert pair.c.get_list("Event Producer") == []
+    assert pair.c.call("docstream.streaming.status")["producers"] == []
+    assert pair.c.get("Customer", "Before The End")  # what it received stays
+    missing = pair.consumer.cli("sync", "forget", pair.producer.url, "--yes", check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("Error:") and "no Event Producer" in missing.stderr
+
+
 def test_feed_refuses_anyone_but_the_registered_consumer(pair) -> None:
     pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
     stranger = pair.producer.add_user("stranger@example.com", roles=("Sales User",))
