@@ -89,8 +89,13 @@ class Secrets:
         except InvalidToken as exc:
             raise AuthenticationError(f"the stored {fieldname} of {doctype} {name} can't be decrypted with this site's key") from exc
 
-    def forget(self, doctype: str, name: str) -> None:
-        self.db.sql('DELETE FROM "__auth" WHERE doctype = ? AND name = ?', (doctype, name))
+    def forget(self, doctype: str, name: str, fieldnames: list[str] | None = None) -> None:
+        """The secrets of a document (or only those of ``fieldnames``) are gone."""
+        if fieldnames is None:
+            self.db.sql('DELETE FROM "__auth" WHERE doctype = ? AND name = ?', (doctype, name))
+            return
+        for fieldname in fieldnames:
+            self.db.sql('DELETE FROM "__auth" WHERE doctype = ? AND name = ? AND fieldname = ?', (doctype, name, fieldname))
 
     def _encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()

@@ -260,7 +260,7 @@ class Session:
         new.update(modified=now(), modified_by=self.user)
         rows.stamp_children(meta, new, self.meta)
         self._validate(meta, new)
-        self._store_secrets(meta, new)
+        self._store_secrets(meta, new, old)
         rows.update(self.db, meta, new, self.meta)
         self._run("on_update", new, old)
         if event:
@@ -336,15 +336,30 @@ class Session:
                 doctype=meta.name, name=name,
             )
 
-    def _store_secrets(self, meta: Meta, doc: dict[str, Any]) -> None:
-        for field in meta.value_fields:
-            if field.fieldtype != "Password":
+    def _store_secrets(self, meta: Meta, doc: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+        """Password values go to the site's secrets and a mask to the column, the document's own
+        and its child rows' alike (a row's are kept under the document, so they go with it); the
+        secrets of child rows the write removes are forgotten."""
+        self._store_row_secrets(meta, doc, meta.name, doc["name"], "")
+        for field in meta.table_fields:
+            child = self.meta(field.options)
+            if not child.password_fields:
                 continue
-            value = doc.get(field.fieldname)
+            for row in doc.get(field.fieldname) or []:
+                self._store_row_secrets(child, row, meta.name, doc["name"], f"{field.fieldname}.{row['name']}.")
+            kept = {row["name"] for row in doc.get(field.fieldname) or []}
+            for row in (old or {}).get(field.fieldname) or []:
+                if row["name"] not in kept:
+                    self.site.secrets.forget(meta.name, doc["name"], [
+                        f"{field.fieldname}.{row['name']}.{f.fieldname}" for f in child.password_fields])
+
+    def _store_row_secrets(self, meta: Meta, row: dict[str, Any], doctype: str, name: str, prefix: str) -> None:
+        for field in meta.password_fields:
+            value = row.get(field.fieldname)
             if value in (None, "") or value == MASK:
                 continue
-            self.site.secrets.store(meta.name, doc["name"], field.fieldname, str(value))
-            doc[field.fieldname] = None if field.fieldname == "new_password" else MASK
+            self.site.secrets.store(doctype, name, prefix + field.fieldname, str(value))
+            row[field.fieldname] = None if field.fieldname == "new_password" and not prefix else MASK
 
     def _run(self, event: str, doc: dict[str, Any], old: dict[str, Any] | None) -> None:
         self.site.hooks.run(event, self, doc, old)

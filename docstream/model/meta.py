@@ -144,6 +144,10 @@ class Meta:
         return [f for f in self.fields if f.is_table]
 
     @cached_property
+    def password_fields(self) -> list[DocField]:
+        return [f for f in self.value_fields if f.fieldtype == "Password"]
+
+    @cached_property
     def link_fields(self) -> list[DocField]:
         return [f for f in self.fields if f.fieldtype in LINK_TYPES]
 

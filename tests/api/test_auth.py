@@ -186,3 +186,37 @@ def test_password_fields_masked_everywhere(site: SiteServer, admin: Api) -> None
     db = b"".join(f.read_bytes() for f in (Path(site.sites_dir) / site.name).glob("site.db*"))
     assert clear.encode() not in db and clear.encode() not in Path(site.log_path).read_bytes()
     assert json.loads(answers[1].text)["data"]["secret"] == "********"
+
+
+def test_password_fields_of_child_rows_masked_everywhere(site: SiteServer, admin: Api) -> None:
+    """A child table's Password field is a secret like its parent's: masked in every answer and
+    in the database, and kept out of the update log that consumers read."""
+    admin.insert({"doctype": "DocType", "name": "Vault Key", "module": "Custom", "istable": 1, "custom": 1,
+                  "fields": [{"fieldname": "label", "fieldtype": "Data"}, {"fieldname": "pin", "fieldtype": "Password"}]})
+    admin.insert({"doctype": "DocType", "name": "Key Ring", "module": "Custom", "autoname": "field:title", "custom": 1,
+                  "fields": [{"fieldname": "title", "fieldtype": "Data", "reqd": 1},
+                             {"fieldname": "keys", "fieldtype": "Table", "options": "Vault Key"}],
+                  "permissions": [{"role": "System Manager", "read": 1, "write": 1, "create": 1, "delete": 1}]})
+    consumer = "http://127.0.0.1:9/key-ring-consumer"  # subscribed and approved: Key Ring changes are logged
+    admin.insert({"doctype": "Event Consumer", "callback_url": consumer, "user": "Administrator", "api_key": "k",
+                  "api_secret": "s", "consumer_doctypes": [{"ref_doctype": "Key Ring", "status": "Approved"}]})
+    clear = "child-pin-0123456789"
+    answers = [
+        admin.http.post("/api/resource/Key Ring", json={"title": "r1", "keys": [{"label": "a", "pin": clear}]}),
+        admin.http.get("/api/resource/Key Ring/r1"),
+        admin.http.put("/api/resource/Key Ring/r1", json={"keys": [{"label": "b", "pin": clear + "2"}]}),
+        admin.http.get("/api/resource/Event Update Log", params={"fields": '["name", "data", "snapshot"]', "limit_page_length": 0}),
+        admin.http.post("/api/method/docstream.streaming.get_updates", json={"event_consumer": consumer}),
+        admin.http.get("/app/event-update-log"),
+    ]
+    for r in answers:
+        assert r.status_code == 200, r.text
+        assert clear not in r.text, r.text
+    assert "********" in answers[0].text and "********" in answers[1].text and "Key Ring" in answers[4].text
+    logs = [log for log in json.loads(answers[3].text)["data"] if "Key Ring" in (log["data"] or "") + (log["snapshot"] or "")]
+    assert logs
+    for log in logs:
+        page = admin.http.get(f"/app/event-update-log/{log['name']}")
+        assert page.status_code == 200 and "Key Ring" in page.text and clear not in page.text
+    db = b"".join(f.read_bytes() for f in (Path(site.sites_dir) / site.name).glob("site.db*"))
+    assert clear.encode() not in db and clear.encode() not in Path(site.log_path).read_bytes()

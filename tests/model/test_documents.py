@@ -364,3 +364,39 @@ def test_password_fields_are_masked_and_kept_out_of_the_table(site: Site, admin:
     assert site.secrets.decrypt(gadget, doc["name"], "secret") == "hunter2"
     admin.delete(gadget, doc["name"])
     assert site.db.value('SELECT COUNT(*) FROM "__auth" WHERE doctype = ? AND name = ?', (gadget, doc["name"])) == 0
+
+
+LOCKER = [
+    {"name": "Locker Key", "module": "Test", "istable": 1, "fields": [
+        {"fieldname": "label", "fieldtype": "Data"}, {"fieldname": "pin", "fieldtype": "Password"}]},
+    {"name": "Locker", "module": "Test", "autoname": "hash", "fields": [
+        {"fieldname": "title", "fieldtype": "Data"},
+        {"fieldname": "keys", "fieldtype": "Table", "options": "Locker Key"}]},
+]
+
+
+def test_password_fields_of_child_rows_are_kept_as_secrets_too(site: Site, admin: Session) -> None:
+    from docstream.model.doctypes import import_doctype
+
+    if not admin.exists("DocType", "Locker"):
+        import_doctype(admin, LOCKER)
+    doc = admin.insert({"doctype": "Locker", "title": "l", "keys": [{"label": "a", "pin": "pin-a"}, {"label": "b", "pin": "pin-b"}]})
+    a, b = (row["name"] for row in doc["keys"])
+    assert [row["pin"] for row in doc["keys"]] == [MASK, MASK]
+    assert [row["pin"] for row in admin.get("Locker", doc["name"])["keys"]] == [MASK, MASK]
+    assert "pin-" not in str(site.db.sql('SELECT pin FROM "tabLocker Key" WHERE parent = ?', (doc["name"],)))
+
+    def pins() -> dict[str, str]:
+        return {r["fieldname"]: site.secrets.decrypt("Locker", doc["name"], r["fieldname"]) for r in site.db.sql(
+            'SELECT fieldname FROM "__auth" WHERE doctype = ? AND name = ?', ("Locker", doc["name"]))}
+
+    assert pins() == {f"keys.{a}.pin": "pin-a", f"keys.{b}.pin": "pin-b"}
+    # the mask sent back keeps a row's secret; a new value replaces it; a row removed takes its secret along
+    changed = admin.update("Locker", doc["name"], {"keys": [{"name": a, "label": "a", "pin": MASK}, {"label": "c", "pin": "pin-c"}]})
+    c = changed["keys"][1]["name"]
+    assert [row["pin"] for row in changed["keys"]] == [MASK, MASK]
+    assert pins() == {f"keys.{a}.pin": "pin-a", f"keys.{c}.pin": "pin-c"}
+    admin.update("Locker", doc["name"], {"keys": [{"name": a, "label": "a", "pin": "pin-a2"}]})
+    assert pins() == {f"keys.{a}.pin": "pin-a2"}
+    admin.delete("Locker", doc["name"])
+    assert pins() == {}
