@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from docstream.api.methods import as_bool, as_int, whitelist
-from docstream.auth.masking import mask_document, mask_documents
+from docstream.auth.masking import MASK, mask_document, mask_documents
 from docstream.errors import DocstreamError, DoesNotExistError, ValidationError
 from docstream.model.documents import Session
 from docstream.model.meta import CHILD_STD_FIELDS, STD_FIELDS
@@ -170,8 +170,20 @@ def bulk_update(session: Session, docs: Any) -> dict[str, Any]:
         try:
             session.update(str(doc.get("doctype") or ""), str(doc.get("docname") or ""), changes)
         except DocstreamError as exc:
-            failed.append({"doc": doc, "exc": f"{exc.exc_type}: {exc.message}"})
+            failed.append({"doc": _masked_input(session, doc), "exc": f"{exc.exc_type}: {exc.message}"})
     return {"failed_docs": failed}
+
+
+def _masked_input(session: Session, doc: dict[str, Any]) -> dict[str, Any]:
+    """A document as it was sent, to be answered: its Password values masked (and a
+    ``new_password`` whatever the DocType, which may be unknown)."""
+    out = json.loads(json.dumps(doc))
+    doctype = out.get("doctype")
+    if isinstance(doctype, str) and session.site.metas.exists(doctype):
+        mask_document(session.meta, doctype, out)
+    if out.get("new_password") not in (None, ""):
+        out["new_password"] = MASK
+    return out
 
 
 @whitelist("docstream.submit", methods=_WRITE)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.support.http import assert_error
-from tests.support.servers import Api
+from tests.support.servers import Api, SiteServer
 
 
 def call(api: Api, method: str, verb: str = "POST", **args: object) -> object:
@@ -144,6 +144,20 @@ def test_bulk_update_reports_failures(admin: Api) -> None:
     assert [f["doc"]["docname"] for f in out["failed_docs"]] == ["BU-missing"]
     assert "DoesNotExistError" in out["failed_docs"][0]["exc"] and "Traceback" not in out["failed_docs"][0]["exc"]
     assert admin.get("Item", "BU-1")["item_name"] == "Bulk One"
+
+
+def test_bulk_update_never_echoes_a_password(site: SiteServer, admin: Api) -> None:
+    """A failed document is answered as sent, but with its Password values masked."""
+    site.cli("user", "add", "bulk@example.com", "--password", "Old-Passw0rd-1")
+    clear = "New-Passw0rd-9c1f"
+    r = admin.http.post("/api/method/frappe.client.bulk_update", json={"docs": [
+        {"doctype": "User", "docname": "bulk@example.com", "new_password": clear, "api_secret": clear, "enabled": "x"},
+        {"doctype": "No Such Type", "docname": "n", "new_password": clear},
+    ]})
+    assert r.status_code == 200 and clear not in r.text, r.text
+    failed = r.json()["message"]["failed_docs"]
+    assert [(f["doc"]["docname"], f["doc"]["new_password"]) for f in failed] == [("bulk@example.com", "********"), ("n", "********")]
+    assert failed[0]["doc"]["api_secret"] == "********" and failed[0]["doc"]["enabled"] == "x"
 
 
 @pytest.mark.parametrize("style", ["frappe.client", "docstream", "doclist"])
