@@ -70,7 +70,7 @@ class AuthenticationMiddleware:
 
     def _session(self, authorization: str | None, sid: str | None) -> Any:
         who = identify(self.site, authorization, sid)
-        flags = {"sid": who.sid} if who.sid else {}
+        flags = {"from_client": True, **({"sid": who.sid} if who.sid else {})}  # from_client: documents.Session
         session = self.site.session(who.user, meta_version=who.meta_version, **flags)
         if who.roles is not None:
             session.know_roles(who.roles)

@@ -49,6 +49,8 @@ def identity_for_api_key(site: Site, api_key: str, api_secret: str) -> Identity:
     """The enabled user of ``api_key`` whose secret is ``api_secret``: one statement reads the user,
     the secret's hash, the roles and the DocTypes' version."""
     rows = site.db.sql(_BY_KEY, (api_key,))
+    if len({r["user"] for r in rows}) > 1:  # api_key is unique; a site from before it was may hold one twice
+        rows = []  # no user is picked: the key fails for all of them until their keys are generated again
     # check a secret even for an unknown key, so both fail alike
     if not site.secrets.api_secret_matches(rows[0]["mac"] if rows else None, api_secret):
         raise AuthenticationError("Invalid API key or secret (or the user is disabled)")

@@ -191,6 +191,7 @@ class Session:
     def _new(self, meta: Meta, doc: dict[str, Any]) -> dict[str, Any]:
         """A new document from input: normalised, its docstatus allowed, ``validate`` run."""
         new = validation.normalise(meta, doc, self.meta, fill_defaults=True)
+        self._check_read_only(meta, doc, new, None)
         if new["docstatus"] not in (0, 1) or (new["docstatus"] == 1 and not meta.is_submittable):
             raise DocstatusError(f"a new {meta.name} can't have docstatus {new['docstatus']}", doctype=meta.name)
         if new["docstatus"] == 1:
@@ -255,6 +256,7 @@ class Session:
             new[meta.keyed_by] = old[meta.keyed_by]
         for field in meta.value_fields:
             new.setdefault(field.fieldname, old.get(field.fieldname))
+        self._check_read_only(meta, doc, new, old)
         event = self._transition(meta, old, new)
         self._run("validate", new, old)
         new.update(modified=now(), modified_by=self.user)
@@ -300,6 +302,12 @@ class Session:
         if before == 2:
             raise DocstatusError(f"{meta.name} {name} is cancelled and can't be changed", doctype=meta.name, name=name)
         raise DocstatusError(f"{meta.name} {name}: docstatus can't go from {before} to {after}", doctype=meta.name, name=name)
+
+    def _check_read_only(self, meta: Meta, sent: dict[str, Any], new: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """A client's write (flag ``from_client``, set for HTTP requests) can't set read-only
+        fields; the system's writes (the CLI, the sync engine, ``ignore_permissions``) can."""
+        if self.flags.get("from_client") and not self.flags.get("ignore_permissions"):
+            validation.check_read_only(meta, sent, new, old, self.meta)
 
     def _validate(self, meta: Meta, doc: dict[str, Any], link_exists: Any = None) -> None:
         validation.check_mandatory(meta, doc, self.meta)

@@ -178,6 +178,10 @@ class Meta:
         return [f for f in self.fields if f.fieldtype == "Select" or f.is_table]
 
     @cached_property
+    def read_only_checks(self) -> list[DocField]:
+        return [f for f in self.fields if (f.read_only and f.has_value) or f.is_table]
+
+    @cached_property
     def link_checks(self) -> list[DocField]:
         return [f for f in self.fields if f.fieldtype in LINK_TYPES or f.is_table]
 

@@ -121,6 +121,28 @@ def _select_options(options: str) -> tuple[str, ...]:
     return tuple((options or "").split("\n"))
 
 
+def check_read_only(meta: Meta, sent: dict[str, Any], new: dict[str, Any], old: dict[str, Any] | None, get_meta: Any) -> None:
+    """A client sends a read-only field only with the value it has (a new document's or row's: its
+    default): such fields are the system's (computed, generated, or set by the sync engine).
+    ``sent``: the input, ``new``: it normalised, ``old``: the stored document (a child row: the
+    stored row of the same name)."""
+    for field in meta.read_only_checks:
+        key = field.fieldname
+        if key not in sent:
+            continue
+        if field.fieldtype in TABLE_TYPES:
+            stored = {row["name"]: row for row in (old or {}).get(key) or []}
+            for raw, row in zip(sent[key] or [], new.get(key) or []):
+                check_read_only(get_meta(field.options), raw, row, stored.get(raw.get("name")), get_meta)
+            continue
+        before = coerce(field, old.get(key) if old is not None else default_value(field), meta.name)
+        if new.get(key) != before and not (new.get(key) in (None, "") and before in (None, "")):
+            raise ValidationError(
+                f"{meta.name}: {field.label or key} is read only (the site sets it): leave it out or send it unchanged",
+                doctype=meta.name, name=(old or {}).get("name"), field=key,
+            )
+
+
 def check_links(meta: Meta, doc: dict[str, Any], get_meta: Any, exists: Any) -> None:
     """Every Link and Dynamic Link target exists (child rows included)."""
     for field in meta.link_checks:
@@ -143,4 +165,4 @@ def check_links(meta: Meta, doc: dict[str, Any], get_meta: Any, exists: Any) -> 
             )
 
 
-__all__ = ["STD_FIELDS", "check_links", "check_mandatory", "check_options", "default_value", "normalise"]
+__all__ = ["STD_FIELDS", "check_links", "check_mandatory", "check_options", "check_read_only", "default_value", "normalise"]

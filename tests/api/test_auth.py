@@ -129,6 +129,27 @@ def test_disabled_user_is_refused(site: SiteServer, admin: Api) -> None:
         assert api.http.get("/api/resource/Customer").status_code == 200
 
 
+def test_api_keys_are_read_only_and_unique(site: SiteServer, admin: Api) -> None:
+    """No one sets an API key or secret through the API: taking another user's key would lock them
+    out, or let their key log in as someone else."""
+    for user in ("ka@example.com", "kb@example.com"):
+        site.cli("user", "add", user, "--roles", "Sales User")
+    ka, kb = site.keys("ka@example.com"), site.keys("kb@example.com")
+    for changes in ({"api_key": kb["api_key"]}, {"api_secret": "chosen-secret"}):
+        r = admin.http.put("/api/resource/User/ka@example.com", json=changes)
+        assert "read only" in assert_error(r, 417, "ValidationError")["message"] and "chosen" not in r.text
+    r = admin.http.post("/api/method/frappe.client.set_value",
+                        json={"doctype": "User", "name": "ka@example.com", "fieldname": "api_key", "value": kb["api_key"]})
+    assert_error(r, 417, "ValidationError")
+    whole = admin.get("User", "ka@example.com")
+    assert admin.http.put("/api/resource/User/ka@example.com", json={**whole, "last_name": "K"}).status_code == 200
+    for keys, user in ((ka, "ka@example.com"), (kb, "kb@example.com")):
+        with site.client(keys["api_key"], keys["api_secret"]) as api:
+            assert api.http.get("/api/method/frappe.auth.get_logged_user").json()["message"] == user
+    with site.client(kb["api_key"], ka["api_secret"]) as crossed:
+        assert_error(crossed.http.get("/api/method/frappe.auth.get_logged_user"), 401)
+
+
 def test_secrets_never_in_clear(site: SiteServer, admin: Api) -> None:
     """Neither the API secret nor a password appears in the database file, any answer, or the log."""
     site.cli("user", "add", "secret@example.com", "--password", PASSWORD, "--roles", "System Manager")

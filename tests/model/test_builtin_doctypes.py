@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,63 @@ def test_a_new_site_has_administrator_guest_and_roles(site: Site) -> None:
     assert {"Administrator", "System Manager", "All", "Guest", "Sales User", "Accounts User", "Item Manager"} <= roles
     assert {r["role"] for r in admin.get("User", "Administrator")["roles"]} >= {"Administrator", "System Manager"}
     assert admin.get("User", "Administrator")["new_password"] is None  # never stored in the table
+
+
+def test_a_client_cant_set_read_only_fields(site: Site) -> None:
+    """A client's write (``from_client``) may carry a read-only field only with the value it
+    has; the site's own writes (generate-keys, the sync engine, ignore_permissions) set them."""
+    from docstream.auth.users import add_user, generate_keys
+
+    admin = site.session()
+    user = add_user(admin, f"{tag('ro')}@example.com", roles=["Sales User"])["name"]
+    keys = generate_keys(site.session(from_client=True), user)  # the desk's button: a client session
+    client = site.session(from_client=True)
+    for changes in ({"api_key": "someone-elses"}, {"api_secret": "chosen"}, {"api_key": None}):
+        with pytest.raises(ValidationError, match="is read only") as info:
+            client.update("User", user, changes)
+        assert info.value.field == next(iter(changes)) and "chosen" not in info.value.message
+    with pytest.raises(ValidationError, match="is read only"):
+        client.insert({"doctype": "User", "email": f"{tag('ro')}@example.com", "api_key": "picked"})
+    stored = client.get("User", user)
+    assert stored["api_key"] == keys["api_key"]
+    client.save({**stored, "last_name": "Sent Back Whole"})  # unchanged read-only values are fine
+    # child rows: a row's stored value, a new row's default
+    inv = new_invoice_with_amount(client)
+    with pytest.raises(ValidationError, match="Amount is read only"):
+        client.update("Sales Invoice", inv["name"], {"items": [{**inv["items"][0], "amount": 1}]})
+    client.update("Sales Invoice", inv["name"], {"items": [{**inv["items"][0], "qty": 2}]})
+    system = site.session(from_client=True, ignore_permissions=True)
+    assert system.update("User", user, {"api_key": "set-by-the-site"})["api_key"] == "set-by-the-site"
+
+
+def new_invoice_with_amount(session: Session) -> dict[str, Any]:
+    item = new_item(session)
+    return session.insert({"doctype": "Sales Invoice", "customer": new_customer(session)["name"],
+                           "items": [{"item_code": item["name"], "qty": 1, "rate": 3}]})
+
+
+def test_api_keys_are_unique(site: Site) -> None:
+    from docstream.auth.credentials import identity_for_api_key
+    from docstream.auth.users import add_user, generate_keys
+    from docstream.errors import AuthenticationError, DuplicateEntryError
+
+    admin = site.session()
+    a, b = (add_user(admin, f"{tag('key')}@example.com")["name"] for _ in range(2))
+    ka, kb = generate_keys(admin, a), generate_keys(admin, b)
+    with pytest.raises(DuplicateEntryError):
+        admin.update("User", a, {"api_key": kb["api_key"]})
+    assert identity_for_api_key(site, kb["api_key"], kb["api_secret"]).user == b
+    # a site from before the key was unique may hold a key twice: it then authenticates no one
+    index = site.db.value("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tabUser' AND sql LIKE '%api_key%'") \
+        if site.db.dialect == "sqlite" else \
+        site.db.value("SELECT indexname FROM pg_indexes WHERE tablename = 'tabUser' AND indexdef LIKE '%api_key%'")
+    assert index
+    site.db.sql(f'DROP INDEX "{index}"')
+    try:
+        site.db.sql('UPDATE "tabUser" SET api_key = ? WHERE name = ?', (kb["api_key"], a))
+        for secret in (ka["api_secret"], kb["api_secret"]):
+            with pytest.raises(AuthenticationError):
+                identity_for_api_key(site, kb["api_key"], secret)
+    finally:
+        site.db.sql('UPDATE "tabUser" SET api_key = ? WHERE name = ?', (ka["api_key"], a))
+        site.db.sql(f'CREATE UNIQUE INDEX "{index}" ON "tabUser" (api_key)')
