@@ -3,7 +3,8 @@
 Sessions live in the site's database (table ``__sessions``, created on demand), so every
 process serving a site shares them. Only the SHA-256 of a sid is stored: a copy of the
 database can't be used to take over a session. A session ends at logout, when it expires
-(site setting ``session_expiry_hours``) or when its user is disabled.
+(site setting ``session_expiry_hours``), when its user is disabled, or when the user's password
+changes (all of that user's sessions but the one changing it, if it is theirs, as Frappe does).
 
 Password guessing is slowed down as Frappe does it: after ``login_attempts`` failed logins of one
 user in a row (failures further apart than ``login_lockout_seconds`` don't add up), that user's
@@ -131,9 +132,10 @@ def delete_session(site: Site, sid: str | None) -> None:
     site.db.sql('DELETE FROM "__sessions" WHERE sid_hash = ?', (_hash(sid),))
 
 
-def delete_user_sessions(site: Site, user: str) -> None:
+def delete_user_sessions(site: Site, user: str, keep_sid: str | None = None) -> None:
+    """End every session of ``user`` (but ``keep_sid``, when given)."""
     _ensure_table(site)
-    site.db.sql('DELETE FROM "__sessions" WHERE "user" = ?', (user,))
+    site.db.sql('DELETE FROM "__sessions" WHERE "user" = ? AND sid_hash <> ?', (user, _hash(keep_sid or "")))
 
 
 def _find_user(site: Site, usr: str) -> dict | None:
@@ -150,7 +152,8 @@ def _ensure_table(site: Site) -> None:
         return
     site.db.sql(SESSIONS_DDL)
     site.db.sql(FAILURES_DDL)
-    _READY.add(site.db)
+    if not site.db.in_transaction:  # a transaction rolled back would take the tables with it
+        _READY.add(site.db)
 
 
 def _hash(sid: str) -> str:

@@ -1,12 +1,15 @@
 """Behaviour of the built-in DocTypes: DocType and Custom Field change the schema at run time;
-Sales Invoice computes its amounts; User checks its email."""
+Sales Invoice computes its amounts; User checks its email and ends its sessions when its password
+changes."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from docstream.auth.sessions import delete_user_sessions
 from docstream.errors import ValidationError
+from docstream.model.documents import MASK
 from docstream.model.meta import FIELD_TYPES, STD_FIELDS, CHILD_STD_FIELDS, Meta
 from docstream.model.schema import sync_table
 
@@ -128,3 +131,11 @@ def validate_user(session: Any, doc: dict[str, Any], old: Any) -> None:
         doc["name"] = email.strip().lower()
     if doc.get("name") not in ("Administrator", "Guest") and not _EMAIL.match(email):
         raise ValidationError(f"{email!r} is not a valid email address", doctype="User", field="email")
+    if old is not None and doc.get("new_password") not in (None, "", MASK):
+        _end_sessions(session, doc["name"])
+
+
+def _end_sessions(session: Any, user: str) -> None:
+    """The password of ``user`` changes: their login sessions end (in the write's transaction),
+    but the one making the change if it is theirs, as in Frappe."""
+    delete_user_sessions(session.site, user, keep_sid=session.flags.get("sid") if session.user == user else None)

@@ -129,6 +129,28 @@ def test_disabled_user_is_refused(site: SiteServer, admin: Api) -> None:
         assert api.http.get("/api/resource/Customer").status_code == 200
 
 
+def test_a_password_change_ends_the_users_other_sessions(site: SiteServer, admin: Api) -> None:
+    """As in Frappe: the session changing its own user's password stays, every other one of that
+    user ends; a change by someone else ends them all. Other users' sessions are untouched."""
+    site.cli("user", "add", "pw@example.com", "--password", PASSWORD, "--roles", "System Manager")
+    site.cli("user", "add", "bystander@example.com", "--password", PASSWORD, "--roles", "Sales User")
+    with httpx.Client(base_url=site.url) as mine, httpx.Client(base_url=site.url) as other, \
+            httpx.Client(base_url=site.url) as bystander:
+        for http, usr in ((mine, "pw@example.com"), (other, "pw@example.com"), (bystander, "bystander@example.com")):
+            assert http.post("/api/method/login", json={"usr": usr, "pwd": PASSWORD}).status_code == 200
+        r = mine.put("/api/resource/User/pw@example.com", json={"new_password": PASSWORD + "-2"})
+        assert r.status_code == 200, r.text
+        assert mine.get("/api/method/frappe.auth.get_logged_user").json()["message"] == "pw@example.com"
+        assert_error(other.get("/api/resource/ToDo"), 403, "PermissionError")  # its session ended
+        assert bystander.get("/api/resource/Customer").status_code == 200
+        admin.update("User", "pw@example.com", {"new_password": PASSWORD + "-3"})
+        assert_error(mine.get("/api/resource/ToDo"), 403, "PermissionError")
+        assert mine.post("/api/method/login", json={"usr": "pw@example.com", "pwd": PASSWORD + "-3"}).status_code == 200
+        admin.update("User", "pw@example.com", {"first_name": "Renamed", "new_password": "********"})  # no change
+        assert mine.get("/api/method/frappe.auth.get_logged_user").json()["message"] == "pw@example.com"
+        assert bystander.get("/api/resource/Customer").status_code == 200
+
+
 def test_api_keys_are_read_only_and_unique(site: SiteServer, admin: Api) -> None:
     """No one sets an API key or secret through the API: taking another user's key would lock them
     out, or let their key log in as someone else."""
