@@ -1,12 +1,13 @@
 """Behaviour of the built-in DocTypes: DocType and Custom Field change the schema at run time;
-Sales Invoice computes its amounts; User checks its email and ends its sessions when its password
-changes."""
+Sales Invoice computes its amounts; User checks its email, ends its sessions when its password
+changes, and keeps the standard users (Administrator and Guest are never disabled nor deleted)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from docstream.auth.permissions import ADMINISTRATOR, GUEST
 from docstream.auth.sessions import delete_user_sessions
 from docstream.errors import ValidationError
 from docstream.model.documents import MASK
@@ -17,6 +18,8 @@ _FIELDNAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 _DOCTYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,60}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 RESERVED = set(STD_FIELDS) | set(CHILD_STD_FIELDS) | {"doctype"}
+STANDARD_USERS = (ADMINISTRATOR, GUEST)
+ADMIN_ROLES = ("Administrator", "System Manager")  # what a site is installed with (bootstrap)
 
 
 def install(site: Any) -> None:
@@ -30,6 +33,7 @@ def install(site: Any) -> None:
     hooks.on("after_delete", "Custom Field")(lambda s, d, o: s.site.metas.bump())
     hooks.on("validate", "Sales Invoice")(compute_invoice)
     hooks.on("validate", "User")(validate_user)
+    hooks.on("on_trash", "User")(user_trashed)
 
 
 def validate_doctype(session: Any, doc: dict[str, Any], old: Any) -> None:
@@ -129,10 +133,28 @@ def validate_user(session: Any, doc: dict[str, Any], old: Any) -> None:
     email = doc.get("email") or ""
     if old is None and not doc.get("name"):
         doc["name"] = email.strip().lower()
-    if doc.get("name") not in ("Administrator", "Guest") and not _EMAIL.match(email):
+    if doc.get("name") not in STANDARD_USERS and not _EMAIL.match(email):
         raise ValidationError(f"{email!r} is not a valid email address", doctype="User", field="email")
+    if old is not None and doc["name"] in STANDARD_USERS:
+        _check_standard_user(doc)
     if old is not None and doc.get("new_password") not in (None, "", MASK):
         _end_sessions(session, doc["name"])
+
+
+def _check_standard_user(doc: dict[str, Any]) -> None:
+    """Administrator and Guest stay enabled, and Administrator keeps its roles (as in Frappe)."""
+    name = doc["name"]
+    if not doc.get("enabled"):
+        raise ValidationError(f"User {name} is a standard user and can't be disabled", doctype="User", name=name, field="enabled")
+    kept = {row.get("role") for row in doc.get("roles") or []}
+    for role in ADMIN_ROLES if name == ADMINISTRATOR else ():
+        if role not in kept:
+            raise ValidationError(f"User {name} must keep the role {role}", doctype="User", name=name, field="roles")
+
+
+def user_trashed(session: Any, doc: dict[str, Any], old: Any) -> None:
+    if doc["name"] in STANDARD_USERS:
+        raise ValidationError(f"User {doc['name']} is a standard user and can't be deleted", doctype="User", name=doc["name"])
 
 
 def _end_sessions(session: Any, user: str) -> None:

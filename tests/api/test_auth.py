@@ -151,6 +151,20 @@ def test_a_password_change_ends_the_users_other_sessions(site: SiteServer, admin
         assert bystander.get("/api/resource/Customer").status_code == 200
 
 
+def test_the_standard_users_cant_be_disabled_or_deleted(site: SiteServer, admin: Api) -> None:
+    site.cli("user", "add", "manager@example.com", "--roles", "System Manager")
+    keys = site.keys("manager@example.com")
+    with site.client(keys["api_key"], keys["api_secret"]) as manager:
+        for user in ("Administrator", "Guest"):
+            assert "can't be disabled" in assert_error(
+                manager.http.put(f"/api/resource/User/{user}", json={"enabled": 0}), 417, "ValidationError")["message"]
+            assert "can't be deleted" in assert_error(
+                manager.http.delete(f"/api/resource/User/{user}"), 417, "ValidationError")["message"]
+            assert admin.get("User", user)["enabled"] == 1
+        assert_error(manager.http.put("/api/resource/User/Administrator", json={"roles": [{"role": "Administrator"}]}), 417)
+    assert admin.http.get("/api/method/frappe.auth.get_logged_user").json()["message"] == "Administrator"
+
+
 def test_api_keys_are_read_only_and_unique(site: SiteServer, admin: Api) -> None:
     """No one sets an API key or secret through the API: taking another user's key would lock them
     out, or let their key log in as someone else."""

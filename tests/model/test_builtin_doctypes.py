@@ -148,6 +148,28 @@ def test_a_new_site_has_administrator_guest_and_roles(site: Site) -> None:
     assert admin.get("User", "Administrator")["new_password"] is None  # never stored in the table
 
 
+def test_the_standard_users_stay(site: Site) -> None:
+    """As in Frappe: Administrator and Guest can't be disabled or deleted, and Administrator keeps
+    its roles; anything else about them may change."""
+    manager = site.session("Administrator").as_user("Administrator")
+    for user in ("Administrator", "Guest"):
+        with pytest.raises(ValidationError, match=f"User {user} is a standard user and can't be disabled"):
+            manager.update("User", user, {"enabled": 0})
+        with pytest.raises(ValidationError, match=f"User {user} is a standard user and can't be deleted"):
+            manager.delete("User", user)
+        assert manager.get("User", user)["enabled"] == 1
+    for kept in ([{"role": "System Manager"}], [{"role": "Administrator"}], []):
+        with pytest.raises(ValidationError, match="must keep the role"):
+            manager.update("User", "Administrator", {"roles": kept})
+    assert {r["role"] for r in manager.get("User", "Administrator")["roles"]} >= {"Administrator", "System Manager"}
+    changed = manager.update("User", "Administrator", {"last_name": "Root", "roles": [
+        {"role": "Administrator"}, {"role": "System Manager"}, {"role": "Sales User"}]})
+    assert changed["last_name"] == "Root" and len(changed["roles"]) == 3
+    other = manager.insert({"doctype": "User", "email": f"{tag('plain')}@example.com"})
+    manager.update("User", other["name"], {"enabled": 0})
+    manager.delete("User", other["name"])
+
+
 def test_a_client_cant_set_read_only_fields(site: Site) -> None:
     """A client's write (``from_client``) may carry a read-only field only with the value it
     has; the site's own writes (generate-keys, the sync engine, ignore_permissions) set them."""
