@@ -221,17 +221,31 @@ class Applier:
         return self._upsert(session, sub, remote_name, self.transform(session, sub, event))
 
     def find_local(self, session: Session, sub: Subscription, remote_name: str) -> str | None:
-        """The local document for a remote name — never an unrelated local one of the same name."""
-        if sub.use_same_name:
-            return remote_name if session.exists(sub.local_doctype, remote_name) else None
+        """The local document for a remote name, however the subscription row named it when it
+        arrived: the copy that remembers it (remote_docname, remote_site_name); with use same name
+        on, the document of that name; else the one its last synced event went to (a copy made
+        while the box was ticked). Never an unrelated local one of the same name."""
         meta = session.meta(sub.local_doctype)
-        if not meta.has_field("remote_docname"):
-            return None
+        if meta.has_field("remote_docname"):
+            found = session.db.sql(
+                f'SELECT name FROM "{meta.table_name}" WHERE remote_docname = ? AND remote_site_name = ?',
+                (remote_name, self.producer_url),
+            )
+            if found:
+                return found[0]["name"]
+        if sub.use_same_name and session.exists(sub.local_doctype, remote_name):
+            return remote_name
+        return self._synced_to(session, sub, remote_name)
+
+    def _synced_to(self, session: Session, sub: Subscription, remote_name: str) -> str | None:
+        """The local document the last synced event of ``remote_name`` went to, if it is still here."""
         found = session.db.sql(
-            f'SELECT name FROM "{meta.table_name}" WHERE remote_docname = ? AND remote_site_name = ?',
-            (remote_name, self.producer_url),
+            'SELECT docname FROM "tabEvent Sync Log" WHERE event_producer = ? AND ref_doctype = ? '
+            "AND producer_doc = ? AND status = 'Synced' AND docname IS NOT NULL ORDER BY sequence DESC LIMIT 1",
+            (self.producer_url, sub.remote_doctype, remote_name),
         )
-        return found[0]["name"] if found else None
+        local = found[0]["docname"] if found else None
+        return local if local is not None and session.exists(sub.local_doctype, local) else None
 
     def remote_call(self, method: str, **args: Any) -> Any:
         if self.remote is None:

@@ -87,3 +87,31 @@ def test_a_nested_dependency_arrives_as_its_own_events_would_bring_it(pair: Pair
     assert [(log["update_type"], log["status"]) for log in pair.sync_logs(producer_doc=invoice)] == [("Update", "Synced")]
     assert pair.c.get("Sales Invoice", copy["name"])["remarks"] == "changed at the source"
     assert len(pair.c.get_list("Sales Invoice")) == 3
+
+
+def test_documents_keep_their_names_when_the_checkbox_changes(pair: Pair) -> None:
+    """Use same name applies to events from then on: a copy made under the producer's name is still
+    found once the box is unticked, and a copy the consumer named is still found once it is ticked."""
+    pair.subscribe([{"ref_doctype": "Note", "use_same_name": 1}, {"ref_doctype": "Item", "use_same_name": 1},
+                    {"ref_doctype": "ToDo", "use_same_name": 0}])
+    p, c = pair.p, pair.c
+    note = p.insert({"doctype": "Note", "title": "kept"})["name"]
+    p.insert({"doctype": "Item", "item_code": "KEPT-1"})
+    todo = p.insert({"doctype": "ToDo", "description": "kept"})["name"]
+    pair.pull()
+    (todo_copy,) = [row["name"] for row in c.get_list("ToDo", fields=["name", "remote_docname"])
+                    if row["remote_docname"] == todo]
+    rows = c.get("Event Producer", pair.producer.url)["producer_doctypes"]
+    for row in rows:
+        row["use_same_name"] = int(not row["use_same_name"])
+    c.update("Event Producer", pair.producer.url, {"producer_doctypes": rows})
+    p.update("Note", note, {"content": "edited"})
+    p.update("Item", "KEPT-1", {"item_name": "edited"})
+    p.update("ToDo", todo, {"description": "edited"})
+    pair.pull()  # the site's worker may have pulled them already
+    assert pair.sync_logs(status="Failed") == []
+    assert [(n["name"], n["content"]) for n in c.get_list("Note", fields=["name", "content"])] == [(note, "edited")]
+    assert [(i["name"], i["item_name"]) for i in c.get_list("Item", fields=["name", "item_name"])] == [("KEPT-1", "edited")]
+    assert [(t["name"], t["description"]) for t in c.get_list("ToDo", fields=["name", "description"])] == [
+        (todo_copy, "edited")]
+    assert todo_copy != todo
