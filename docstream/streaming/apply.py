@@ -26,8 +26,10 @@ from docstream.model.types import now
 from docstream.streaming import records
 from docstream.streaming.dependencies import ensure_dependencies
 from docstream.streaming.remote import RemoteSite
+from docstream.streaming.urls import same_site
 
 BOOKKEEPING = ("owner", "creation", "modified", "modified_by")
+REMOTE_NAME_FIELDS = ("remote_docname", "remote_site_name")
 CHILD_BOOKKEEPING = BOOKKEEPING + ("parent", "parentfield", "parenttype", "doctype")
 log = logging.getLogger("docstream.apply")
 
@@ -130,19 +132,32 @@ class Applier:
         doc = clean(meta, data, session)
         self._localise_links(session, meta, doc)
         self._ensure_dependencies(session, meta, doc)
-        return self._store(session, sub, remote_name, doc)
+        return self._store(session, sub, remote_name, doc, self._original(session, sub, data))
 
-    def _store(self, session: Session, sub: Subscription, remote_name: str, doc: dict[str, Any]) -> str:
-        """Update the local copy of ``remote_name``, or insert one named per the subscription row."""
+    def _store(self, session: Session, sub: Subscription, remote_name: str, doc: dict[str, Any],
+               original: str | None = None) -> str:
+        """Update the local copy of ``remote_name``, or insert one named per the subscription row.
+        The producer's copy of a document of this site updates that ``original``; with use same
+        name off, the remote fields are this site's (the producer's own say where its copy came from)."""
+        if original is not None:
+            return _replace(session, sub.local_doctype, original, _without(doc, REMOTE_NAME_FIELDS))
         local = self.find_local(session, sub, remote_name)
+        if not sub.use_same_name:
+            doc.pop("name", None)
+            doc.update(remote_docname=remote_name, remote_site_name=self.producer_url)
         if local is not None:
             return _replace(session, sub.local_doctype, local, doc)
         if sub.use_same_name:
             doc["name"] = remote_name
-        else:
-            doc.pop("name", None)
-            doc.update(remote_docname=remote_name, remote_site_name=self.producer_url)
         return insert_document(session, doc)
+
+    def _original(self, session: Session, sub: Subscription, data: dict[str, Any]) -> str | None:
+        """The document of this site that ``data`` — a copy the producer named itself, its remote
+        fields naming this site — came from, if it is still here: a change to the copy is its change."""
+        name, source = (data or {}).get("remote_docname"), (data or {}).get("remote_site_name")
+        if not name or not source or not self.site.url or not same_site(str(source), self.site.url):
+            return None
+        return str(name) if session.exists(sub.local_doctype, str(name)) else None
 
     def _update(self, session: Session, sub: Subscription, remote_name: str, change: dict[str, Any]) -> str:
         local = self.find_local(session, sub, remote_name)
@@ -158,6 +173,8 @@ class Applier:
         meta = session.meta(sub.local_doctype)
         current = session.get(sub.local_doctype, local)
         change = self._localise_change(session, meta, current, change)
+        if not sub.use_same_name:  # the producer's remote fields describe its copy, not this one
+            change["changed"] = _without(change.get("changed") or {}, REMOTE_NAME_FIELDS)
         new = clean(meta, apply_diff(current, change), session, keep_name=True)
         self._ensure_dependencies(session, meta, new)
         session.save({**new, "name": local})
@@ -289,9 +306,10 @@ class Applier:
         sub = self._own_subscription(doctype) or unsubscribed
         event = {"update_type": "Create", "data": remote_doc, "docname": remote_name, "ref_doctype": doctype}
         meta = session.meta(doctype)
-        doc = clean(meta, self.transform(session, sub, event), session)
+        data = self.transform(session, sub, event)
+        doc = clean(meta, data, session)
         self._localise_links(session, meta, doc)
-        self._store(session, sub, remote_name, doc)
+        self._store(session, sub, remote_name, doc, self._original(session, sub, data))
 
     def fetch(self, docs: list[list[str]]) -> dict[str, Any]:
         answer = self.remote_call("docstream.streaming.get_documents", docs=docs)
@@ -381,6 +399,10 @@ def insert_document(session: Session, doc: dict[str, Any]) -> str:
     if docstatus == 2:
         session.cancel(saved["doctype"], saved["name"])
     return saved["name"]
+
+
+def _without(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in fields}
 
 
 def _replace(session: Session, doctype: str, name: str, doc: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from docstream.model.types import now
 from docstream.streaming.checkpoint import record_consumer_progress
 from docstream.streaming.consumers import statuses
 from docstream.streaming.updatelog import head, pruned_through
-from docstream.streaming.urls import normalise_url
+from docstream.streaming.urls import normalise_url, same_site
 
 MAX_LIMIT = 1000
 SCAN_FACTOR = 5
@@ -152,9 +152,9 @@ def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str
         return None
     if log.get("target") and log["target"] != consumer:
         return None
-    if log.get("origin") and _same_site(log["origin"], consumer):
+    if log.get("origin") and same_site(log["origin"], consumer):
         return None
-    if source and _same_site(source, consumer):
+    if source and same_site(source, consumer):
         return None
     verdict = (log.get("routing") or {}).get(consumer, "send")
     if verdict == "skip":
@@ -176,13 +176,6 @@ def _may_read(session: Session, doctype: str, known: dict[str, bool]) -> bool:
         metas = session.site.metas
         known[doctype] = not metas.exists(doctype) or has_permission(metas.get(doctype), session.user, session.roles, "read")
     return known[doctype]
-
-
-def _same_site(origin: str, consumer: str) -> bool:
-    try:
-        return normalise_url(origin) == consumer
-    except ValidationError:
-        return False
 
 
 def whole_number(value: Any, what: str) -> int:

@@ -29,3 +29,11 @@ def normalise_url(url: str, what: str = "URL") -> str:
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = parts.path.rstrip("/")
     return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def same_site(url: str, other: str) -> bool:
+    """Whether two URLs name one site; False when either is not a site URL."""
+    try:
+        return normalise_url(url) == normalise_url(other)
+    except ValidationError:
+        return False

@@ -99,6 +99,35 @@ def test_a_third_sites_change_does_not_go_round_two_sites_streaming_both_ways(si
     assert len(logs) == 3 and all(log["origin"] == a.url and log["source"] == b.url for log in logs), logs
 
 
+def test_a_change_to_a_copy_named_by_its_site_goes_back_to_the_original(sites: Sites) -> None:
+    """Two sites streaming ToDos both ways, each naming its copies itself (use same name off): B's
+    edits of its copy of A's ToDo reach A as changes of B's name for it, and are applied to A's
+    original — not to a second ToDo — which keeps no remote fields of its own."""
+    a, b = (sites.make(f"own-names-{n}.local", worker=False) for n in "ab")
+    sites.start(a, b)
+    b_from_a, a_from_b = FaultPair(a, b), FaultPair(b, a)
+    for pair in (b_from_a, a_from_b):
+        pair.subscribe([{"ref_doctype": "ToDo", "use_same_name": 0}])
+    original = a.api.insert({"doctype": "ToDo", "description": "made at A"})["name"]
+    assert b_from_a.pull()["synced"] == 1
+    (copy,) = b.api.get_list("ToDo", fields=["name", "remote_docname", "remote_site_name"])
+    assert copy["name"] != original and (copy["remote_docname"], copy["remote_site_name"]) == (original, a.url)
+    for description in ("edited at B", "edited at B again"):  # the second finds the original by its sync log
+        b.api.update("ToDo", copy["name"], {"description": description})
+        assert a_from_b.pull() == {"synced": 1, "failed": 0, "held": 0}
+        assert [(t["name"], t["description"], t["remote_docname"], t["remote_site_name"]) for t in a.api.get_list(
+            "ToDo", fields=["name", "description", "remote_docname", "remote_site_name"])] == [
+            (original, description, None, None)]
+    assert b_from_a.pull()["synced"] == 0  # nothing comes back to B
+    a.api.update("ToDo", original, {"description": "edited at A"})
+    assert b_from_a.pull()["synced"] == 1
+    assert [(t["name"], t["description"], t["remote_docname"]) for t in b.api.get_list(
+        "ToDo", fields=["name", "description", "remote_docname"])] == [(copy["name"], "edited at A", original)]
+    b.api.delete("ToDo", copy["name"])
+    assert a_from_b.pull()["synced"] == 1
+    assert a.api.get_list("ToDo") == []
+
+
 def test_the_log_of_a_site_made_before_its_source_column_gets_it(make_site, db_url_for, sites_dir) -> None:
     from docstream.site import Site
     from docstream.streaming.updatelog import append_log
