@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -57,7 +59,8 @@ def _mappings(c) -> None:
               "local_doctype": "Sales Invoice Item", "remote_doctype": "Remote Bill Line", "field_mapping": [
                   {"local_fieldname": "item_code", "remote_fieldname": "product"},
                   {"local_fieldname": "qty", "remote_fieldname": "quantity"},
-                  {"local_fieldname": "rate", "remote_fieldname": "price"}]})
+                  {"local_fieldname": "rate", "remote_fieldname": "price"},
+                  {"local_fieldname": "item_name", "default_value": "from a bill"}]})
     c.insert({"doctype": "Document Type Mapping", "mapping_name": "Remote Bill to Sales Invoice",
               "local_doctype": "Sales Invoice", "remote_doctype": "Remote Bill", "field_mapping": [
                   {"local_fieldname": "customer", "remote_fieldname": "buyer"},
@@ -83,6 +86,24 @@ def test_renamed_fields_defaults_and_document_mapping(mapped) -> None:
     assert c.get_list("ToDo", filters={"name": note["name"]}) == []
 
 
+@contextmanager
+def _mapping_of(mapped, local_doctype: str, mapping: str) -> Iterator[None]:
+    """The subscription row of ``local_doctype`` maps with ``mapping`` for a while."""
+    c = mapped.c
+    producer = c.get("Event Producer", mapped.producer.url)
+    before = {row["ref_doctype"]: row["mapping"] for row in producer["producer_doctypes"]}
+    for row in producer["producer_doctypes"]:
+        if row["ref_doctype"] == local_doctype:
+            row["mapping"] = mapping
+    c.update("Event Producer", mapped.producer.url, {"producer_doctypes": producer["producer_doctypes"]})
+    try:
+        yield
+    finally:
+        for row in producer["producer_doctypes"]:
+            row["mapping"] = before[row["ref_doctype"]]
+        c.update("Event Producer", mapped.producer.url, {"producer_doctypes": producer["producer_doctypes"]})
+
+
 def test_eval_filter_finds_the_dependency(mapped) -> None:
     p, c = mapped.p, mapped.c
     c.insert({"doctype": "Document Type Mapping", "mapping_name": "Note to ToDo (eval)", "local_doctype": "ToDo",
@@ -90,20 +111,44 @@ def test_eval_filter_finds_the_dependency(mapped) -> None:
                   {"local_fieldname": "description", "remote_fieldname": "content"},
                   {"local_fieldname": "role", "mapping_type": "Document", "mapping": "Note to Role",
                    "remote_value_filters": json.dumps({"title": "eval:doc.title + ''"})}]})
-    producer = c.get("Event Producer", mapped.producer.url)
-    for row in producer["producer_doctypes"]:
-        if row["ref_doctype"] == "ToDo":
-            row["mapping"] = "Note to ToDo (eval)"
-    c.update("Event Producer", mapped.producer.url, {"producer_doctypes": producer["producer_doctypes"]})
-    try:
+    with _mapping_of(mapped, "ToDo", "Note to ToDo (eval)"):
         note = p.insert({"doctype": "Note", "title": "Eval Role", "content": "found by eval"})
         mapped.pull()
         assert c.get("ToDo", note["name"])["role"] == "Eval Role"
-    finally:
-        for row in producer["producer_doctypes"]:
-            if row["ref_doctype"] == "ToDo":
-                row["mapping"] = "Note to ToDo"
-        c.update("Event Producer", mapped.producer.url, {"producer_doctypes": producer["producer_doctypes"]})
+
+
+def test_an_update_works_out_a_document_mapping_again(mapped) -> None:
+    p, c = mapped.p, mapped.c
+    note = p.insert({"doctype": "Note", "title": "Role Before", "content": "moves"})
+    mapped.pull()
+    assert c.get("ToDo", note["name"])["role"] == "Role Before"
+    p.update("Note", note["name"], {"title": "Role After"})  # the field the filters read
+    mapped.pull()
+    assert c.get("ToDo", note["name"])["role"] == "Role After", "the filters now find another Note"
+    assert c.get("Role", "Role After")["role_name"] == "Role After"
+    p.update("Note", note["name"], {"content": "moved"})  # nothing the filters read
+    mapped.pull()
+    todo = c.get("ToDo", note["name"])
+    assert (todo["role"], todo["description"]) == ("Role After", "moved")
+    assert {log["status"] for log in mapped.sync_logs(producer_doc=note["name"])} == {"Synced"}
+
+
+def test_a_document_mapping_reads_the_producers_document_when_the_update_lacks_fields(mapped) -> None:
+    p, c = mapped.p, mapped.c
+    c.insert({"doctype": "Document Type Mapping", "mapping_name": "Note to ToDo (public)", "local_doctype": "ToDo",
+              "remote_doctype": "Note", "field_mapping": [
+                  {"local_fieldname": "description", "remote_fieldname": "content"},
+                  {"local_fieldname": "role", "mapping_type": "Document", "mapping": "Note to Role",
+                   "remote_value_filters": json.dumps(
+                       {"title": "eval:doc.title + ' (public)' if doc.public else doc.title"})}]})
+    with _mapping_of(mapped, "ToDo", "Note to ToDo (public)"):
+        p.insert({"doctype": "Note", "title": "Shown (public)", "content": "the public one"})
+        note = p.insert({"doctype": "Note", "title": "Shown", "content": "private for now"})
+        mapped.pull()
+        assert c.get("ToDo", note["name"])["role"] == "Shown"
+        p.update("Note", note["name"], {"public": 1})  # the Update carries public, not title
+        mapped.pull()
+        assert c.get("ToDo", note["name"])["role"] == "Shown (public)"
 
 
 def test_two_level_custom_doctype_into_sales_invoice(mapped) -> None:
@@ -127,6 +172,32 @@ def test_two_level_custom_doctype_into_sales_invoice(mapped) -> None:
     assert invoice["remarks"] == "revised"
     assert [(r["item_code"], r["qty"]) for r in invoice["items"]] == [("MAP-1", 3.0), ("MAP-3", 4.0)]
     assert invoice["items"][0]["name"] == lines[0]["name"], "the changed remote row changed the right local row"
+
+
+def test_updates_map_as_the_create_does(mapped) -> None:
+    """Defaults fill the fields an Update empties and the rows it adds, as they do on a Create."""
+    p, c = mapped.p, mapped.c
+    p.insert({"doctype": "Customer", "customer_name": "Default Buyer"})
+    for code in ("DEF-1", "DEF-2"):
+        p.insert({"doctype": "Item", "item_code": code, "standard_rate": 1})
+    bill = p.insert({"doctype": "Remote Bill", "buyer": "Default Buyer", "memo": "first",
+                     "lines": [{"product": "DEF-1", "quantity": 1, "price": 2}]})
+    mapped.pull()
+    lines = p.get("Remote Bill", bill["name"])["lines"]
+    added = {"product": "DEF-2", "quantity": 3, "price": 4}
+    p.update("Remote Bill", bill["name"], {"memo": "", "lines": lines + [added]})
+    twin = p.insert({"doctype": "Remote Bill", "buyer": "Default Buyer", "memo": "", "lines": [
+        {"product": "DEF-1", "quantity": 1, "price": 2}, {"product": "DEF-2", "quantity": 3, "price": 4}]})
+    mapped.pull()
+
+    def mapped_invoice(remote_name: str) -> tuple:
+        (local,) = c.get_list("Sales Invoice", fields=["name"], filters={"remote_docname": remote_name})
+        invoice = c.get("Sales Invoice", local["name"])
+        return invoice["remarks"], [(r["item_code"], r["item_name"], r["qty"]) for r in invoice["items"]]
+
+    streamed = mapped_invoice(bill["name"])
+    assert streamed == ("no memo", [("DEF-1", "from a bill", 1.0), ("DEF-2", "from a bill", 3.0)])
+    assert streamed == mapped_invoice(twin["name"]), "through Updates, as through a Create"
 
 
 def test_a_mapping_error_fails_only_its_event(mapped) -> None:
