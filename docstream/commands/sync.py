@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import signal
 import sys
-from typing import Any
 
 import click
 from rich.console import Console
@@ -60,7 +58,7 @@ def sync_status(ctx: Context, as_json: bool) -> None:
         table.add_column(column)
     for p in result["producers"]:
         table.add_row(p["producer_url"], str(p["cursor"]), str(p["behind"]), str(p["failed"]), str(p["held"]),
-                      p["last_success"] or "-", (p["last_error"] or "-")[:80], _when(p["next_attempt"]))
+                      p["last_success"] or "-", (p["last_error"] or "-")[:80], p["next_attempt"] or "-")
     Console().print(table)
     for p in result["producers"]:
         if p.get("rebaselined"):
@@ -73,12 +71,6 @@ def sync_status(ctx: Context, as_json: bool) -> None:
             doctypes = ", ".join(f"{d['ref_doctype']} ({d['status']})" for d in c["doctypes"])
             consumers.add_row(c["callback_url"], str(c["cursor"]), str(c["behind"]), c["last_seen"] or "-", doctypes)
         Console().print(consumers)
-
-
-def _when(epoch: Any) -> str:
-    if not epoch:
-        return "-"
-    return dt.datetime.fromtimestamp(float(epoch)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @sync.command("rebaseline")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from docstream.model.documents import Session
+from docstream.model.types import DATETIME_FORMAT
 from docstream.streaming import checkpoint
 from docstream.streaming.updatelog import head
 
@@ -22,10 +24,15 @@ def status(session: Session) -> dict[str, Any]:
             "behind": max(0, int(state["head"]) - int(state["cursor"])),
             "failed": failed.get(name, 0), "held": held.get(name, 0),
             "last_success": state.get("last_success"), "last_error": state.get("last_error") if state.get("failures") else None,
-            "next_attempt": state.get("next_attempt"), "failures": int(state.get("failures") or 0),
+            "next_attempt": _local_time(state.get("next_attempt")), "failures": int(state.get("failures") or 0),
             "rebaselined": state.get("rebaselined"),
         })
     return {"producers": producers, "consumers": _consumers(session)}
+
+
+def _local_time(epoch: float | None) -> str | None:
+    """A retry time as the other timestamps are given: local time, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return None if epoch is None else dt.datetime.fromtimestamp(float(epoch)).strftime(DATETIME_FORMAT)
 
 
 def _counts(db: Any, status: str) -> dict[str, int]:
