@@ -53,24 +53,38 @@ def sync_status(ctx: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
         return
-    table = Table(title="Event Producers (this site consumes)")
-    for column in ("producer", "cursor", "behind", "failed", "held", "last success", "last error", "next attempt"):
-        table.add_column(column)
-    for p in result["producers"]:
-        table.add_row(p["producer_url"], str(p["cursor"]), str(p["behind"]), str(p["failed"]), str(p["held"]),
-                      p["last_success"] or "-", (p["last_error"] or "-")[:80], p["next_attempt"] or "-")
-    Console().print(table)
+    _show("Event Producers (this site consumes)",
+          ("producer", "cursor", "behind", "failed", "held", "last success", "last error", "next attempt"),
+          [(p["producer_url"], str(p["cursor"]), str(p["behind"]), str(p["failed"]), str(p["held"]),
+            p["last_success"] or "-", (p["last_error"] or "-")[:80], p["next_attempt"] or "-")
+           for p in result["producers"]])
     for p in result["producers"]:
         if p.get("rebaselined"):
             click.echo(f"re-baselined: {p['rebaselined']}")
     if result["consumers"]:
-        consumers = Table(title="Event Consumers (this site produces)")
-        for column in ("consumer", "cursor", "behind", "last seen", "doctypes"):
-            consumers.add_column(column)
-        for c in result["consumers"]:
-            doctypes = ", ".join(f"{d['ref_doctype']} ({d['status']})" for d in c["doctypes"])
-            consumers.add_row(c["callback_url"], str(c["cursor"]), str(c["behind"]), c["last_seen"] or "-", doctypes)
-        Console().print(consumers)
+        _show("Event Consumers (this site produces)", ("consumer", "cursor", "behind", "last seen", "doctypes"),
+              [(c["callback_url"], str(c["cursor"]), str(c["behind"]), c["last_seen"] or "-",
+                ", ".join(f"{d['ref_doctype']} ({d['status']})" for d in c["doctypes"])) for c in result["consumers"]])
+
+
+def _show(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table when it fits the terminal whole (a pipe counts as 80 columns, or ``COLUMNS``);
+    else one block per row, headed by its first value: a URL or a timestamp is never cut short."""
+    console = Console()
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
+        console.print(table)
+        return
+    click.echo(title)
+    width = max(len(column) for column in columns[1:])
+    for row in rows:
+        click.echo(f"\n{row[0]}")
+        for column, value in zip(columns[1:], row[1:]):
+            click.echo(f"  {column.ljust(width)}  {value}")
 
 
 @sync.command("rebaseline")

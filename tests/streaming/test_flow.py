@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from tests.streaming.conftest import STANDARD_ROWS, SUBSCRIBER, Pair, wait_for
 
@@ -223,3 +226,19 @@ def test_status_reports_cursor_and_failures(streaming) -> None:
     consumer_view = streaming.p.call("docstream.streaming.status")["consumers"]
     assert consumer_view[0]["callback_url"] == streaming.consumer.url
     assert SUBSCRIBER
+
+
+def _status_text(site, columns: int) -> str:
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run([sys.executable, "-m", "docstream", "--sites-dir", str(site.sites_dir), "--site", site.name,
+                           "sync", "status"], capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+
+
+def test_status_text_never_cuts_a_url_or_a_timestamp(streaming) -> None:
+    streaming.pull()
+    (producer,) = streaming.c.call("docstream.streaming.status")["producers"]
+    for columns in (80, 400):  # piped or an 80-column terminal: one block per producer; wide: a table
+        text = _status_text(streaming.consumer, columns)
+        assert streaming.producer.url in text and producer["last_success"] in text, text
+        assert ("┃ producer" in text) == (columns == 400), text
+    assert streaming.consumer.url in _status_text(streaming.producer, 80), "the consumers' URLs too"
