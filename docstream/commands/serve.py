@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 from typing import Any
 
 import click
 
 from docstream.cli import Context, handle_errors
+from docstream.errors import ValidationError
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -28,6 +30,8 @@ def serve(ctx: Context, host: str, port: int, no_worker: bool) -> None:
     from docstream.api.app import create_app
 
     site = ctx.site
+    listener = _listen(host, port)  # before anything starts: a port in use is a user error
+    port = listener.getsockname()[1]
     _configure_logging()
     config = uvicorn.Config(
         create_app(site, worker=not no_worker), host=host, port=port, log_level="warning",
@@ -36,11 +40,24 @@ def serve(ctx: Context, host: str, port: int, no_worker: bool) -> None:
     click.echo(f"Serving {site.name} on http://{host}:{port}", err=True)
     previous = {sig: signal.signal(sig, _exit_cleanly) for sig in _STOP_SIGNALS}
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         site.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The socket the server will accept on, bound as uvicorn binds its own (port 0: any free one)."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ValidationError(f"can't listen on {host}:{port}: {exc.strerror or exc} — stop what uses it, "
+                              "or choose another --port or --host") from exc
+    return listener
 
 
 def _exit_cleanly(signum: int, frame: Any) -> None:

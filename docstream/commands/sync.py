@@ -28,8 +28,9 @@ def sync_pull(ctx: Context, producer_url: str | None) -> None:
     from docstream.streaming.pull import pull
 
     console = Console(stderr=True)
+    # on a terminal only: elsewhere it would draw nothing but leave a newline before any error
     with Progress(TextColumn("pulling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("pull", total=None)
         start: dict[str, int] = {}
 

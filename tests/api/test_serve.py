@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -62,6 +63,18 @@ def test_serve_errors_are_one_line(sites_dir: Path) -> None:
     assert failed.returncode != 0 and "missing.local" in failed.stderr and "Traceback" not in failed.stderr
     failed = run_cli(sites_dir, "serve", "--port", "99999", check=False, site="missing.local")
     assert failed.returncode != 0 and "Traceback" not in failed.stderr
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(sites_dir: Path) -> None:
+    run_cli(sites_dir, "new-site", "busy.local", "--admin-password", "admin")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        failed = run_cli(sites_dir, "serve", "--port", str(port), check=False, site="busy.local")
+    assert failed.returncode == 1, failed
+    assert failed.stdout == "" and failed.stderr.count("\n") == 1, failed
+    assert failed.stderr.startswith(f"Error: can't listen on 127.0.0.1:{port}: Address already in use"), failed
 
 
 def test_serve_help_lists_its_options(sites_dir: Path) -> None:

@@ -27,8 +27,8 @@ def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str) -
     """A user error: non-zero status, one line on stderr naming the problem, never a traceback."""
     assert proc.returncode != 0, proc.stdout
     assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+    lines = proc.stderr.rstrip("\n").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), repr(proc.stderr)
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
 
@@ -277,3 +277,11 @@ def test_user_errors(sites: Path, args: list[str], fragment: str) -> None:
     if args[:3] == ["user", "add", "admin@example.com"]:
         cli(sites, "user", "add", "admin@example.com")
     assert_user_error(cli(sites, *args), fragment)
+
+
+# -- sync ----------------------------------------------------------------------------------------------
+
+def test_sync_pull_errors_are_one_line(sites: Path) -> None:
+    """The progress bar (on stderr) draws nothing off a terminal, and leaves no line before the error."""
+    assert_user_error(cli(sites, "sync", "pull", "http://nowhere.local:8000"),
+                      "no Event Producer http://nowhere.local:8000")
