@@ -42,11 +42,11 @@ def collect(cluster: Cluster) -> list[SiteStats]:
 def site_stats(site: DemoSite) -> SiteStats:
     api = site.admin()
     produced = api.count("Event Update Log")
-    logs = api.get_list("Event Sync Log", fields=["status", "creation", "data"])
+    logs = api.get_list("Event Sync Log", fields=["status", "creation", "event"])
     synced = [log for log in logs if log["status"] == "Synced"]
     lags, starts, ends = [], [], []
     for log in synced:
-        applied, committed = _stamp(log["creation"]), _stamp(json.loads(log["data"] or "{}").get("creation"))
+        applied, committed = _stamp(log["creation"]), _stamp(json.loads(log["event"] or "{}").get("creation"))
         if applied and committed:
             lags.append(max(0.0, (applied - committed).total_seconds()))
             starts.append(committed)

@@ -334,7 +334,8 @@ class Applier:
             "update_type": event["update_type"], "ref_doctype": event["ref_doctype"], "status": outcome.status,
             "event_producer": self.producer_url, "producer_doc": event["docname"], "docname": outcome.docname,
             "use_same_name": int(sub.use_same_name), "mapping": sub.mapping, "sequence": event.get("sequence"),
-            "data": records.dumps(event), "error": outcome.error, "held_by": held_by,
+            "data": None if event.get("data") is None else records.dumps(event["data"]), "error": outcome.error,
+            "held_by": held_by, "event": records.dumps({k: v for k, v in event.items() if k != "data"}),
         })
 
 

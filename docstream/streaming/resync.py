@@ -67,11 +67,20 @@ def _held_behind(site: Any, log: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _replay(applier: Applier, entry: dict[str, Any]) -> Outcome:
-    event = json.loads(entry["data"])
+    event = _logged_event(entry)
     sub = applier.subscriptions.get(event["ref_doctype"])
     if sub is None:
         return Outcome("Failed", error=f"{event['ref_doctype']} is no longer subscribed and approved")
     return applier.attempt(sub, event)
+
+
+def _logged_event(entry: dict[str, Any]) -> dict[str, Any]:
+    """The event a sync log was written for: ``event`` holds all of it but its document data, which
+    is in ``data``; a log written before ``event`` existed holds the whole event in ``data``."""
+    data = json.loads(entry["data"]) if entry.get("data") else None
+    if not entry.get("event"):
+        return data
+    return {**json.loads(entry["event"]), "data": data}
 
 
 def _record(site: Any, entry: dict[str, Any], outcome: Outcome) -> None:

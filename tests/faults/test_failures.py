@@ -60,6 +60,12 @@ def test_validation_error_fails_holds_the_document_and_lets_others_flow(pair: Fa
     created, first, second = _logs(pair, "Val A")
     assert (created["update_type"], created["status"]) == ("Create", "Failed")
     _readable(created["error"], "MandatoryError", "Store Code")
+    # data: the event's document data (a Create's document, an Update's diff); event: the rest of it
+    assert json.loads(created["data"])["customer_name"] == "Val A"
+    assert json.loads(first["data"])["changed"] == {"territory": "T1", "email_id": "a@example.com"}
+    envelope = json.loads(created["event"])
+    assert "data" not in envelope and {"origin", "creation"} <= envelope.keys()
+    assert (envelope["sequence"], envelope["docname"]) == (created["sequence"], "Val A")
     for held in (first, second):
         assert (held["update_type"], held["status"], held["held_by"]) == ("Update", "Held", created["name"])
         assert created["name"] in held["error"]
@@ -78,9 +84,25 @@ def test_validation_error_fails_holds_the_document_and_lets_others_flow(pair: Fa
     # Val B is still failed: a new change of it is held behind it, until resync_all_failed
     p.update("Customer", "Val B", {"territory": "Late"})
     assert pair.pull() == {"synced": 0, "failed": 0, "held": 1}
+    _as_older_versions_wrote(pair, _logs(pair, "Val B"))  # which resync still replays
     assert c.call("docstream.streaming.resync_all_failed") == {"synced": 1, "failed": 0}
     assert c.get("Customer", "Val B")["territory"] == "Late"
     pair.assert_converged()
+
+
+def _as_older_versions_wrote(pair: FaultPair, logs: list[dict]) -> None:
+    """Rewrite sync logs as versions before the ``event`` field wrote them: the whole event in ``data``."""
+    from docstream.site import Site
+
+    site = Site.open(pair.consumer.server.name, pair.consumer.server.sites_dir)
+    try:
+        with site.db.transaction():
+            for log in logs:
+                whole = {**json.loads(log["event"]), "data": json.loads(log["data"]) if log["data"] else None}
+                site.db.sql('UPDATE "tabEvent Sync Log" SET data = ?, event = NULL WHERE name = ?',
+                            (json.dumps(whole), log["name"]))
+    finally:
+        site.close()
 
 
 def test_a_held_change_is_one_that_would_have_applied(pair: FaultPair) -> None:
@@ -159,7 +181,7 @@ def test_dependency_the_producer_no_longer_has(pair: FaultPair) -> None:
     assert (local["description"], local["reference_name"]) == ("called", None)
     chain = _logs(pair, todo["name"])
     assert [log["status"] for log in chain] == ["Synced", "Synced"]
-    assert json.loads(chain[0]["data"])["sequence"] < json.loads(chain[1]["data"])["sequence"]
+    assert chain[0]["sequence"] < chain[1]["sequence"]
     pair.assert_converged()
 
 
