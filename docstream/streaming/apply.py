@@ -91,11 +91,23 @@ class Applier:
         except TransientError:
             raise
         except DocstreamError as exc:
-            return Outcome("Failed", error=f"{type(exc).__name__}: {exc.message}")
+            return Outcome("Failed", self.failed_docname(sub, event), f"{type(exc).__name__}: {exc.message}")
         except Exception as exc:  # a bug, or a shape nothing checked: this event's failure, not the page's
             log.exception("unexpected error applying event %s of %s", event.get("sequence"), self.producer_url)
-            return Outcome("Failed", error=f"unexpected error (a bug in docstream, or a document this site can't "
-                                           f"take; the site's log has the traceback): {type(exc).__name__}: {str(exc)[:1000]}")
+            return Outcome("Failed", self.failed_docname(sub, event),
+                           f"unexpected error (a bug in docstream, or a document this site can't take; the "
+                           f"site's log has the traceback): {type(exc).__name__}: {str(exc)[:1000]}")
+
+    def failed_docname(self, sub: Subscription, event: dict[str, Any]) -> str | None:
+        """The local document a failed event is about, when that is known: the producer's name
+        with use same name on; with it off, the local copy's name if there is one yet (a failed
+        Create of a document not here has none: left empty)."""
+        if sub.use_same_name:
+            return event["docname"]
+        try:
+            return self.find_local(self.site.session("Administrator", ignore_permissions=True), sub, event["docname"])
+        except DocstreamError:  # the local DocType itself is what failed: no name to give
+            return None
 
     # -- one event -----------------------------------------------------------
     def session(self, event: dict[str, Any]) -> Session:

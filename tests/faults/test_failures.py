@@ -59,6 +59,7 @@ def test_validation_error_fails_holds_the_document_and_lets_others_flow(pair: Fa
 
     created, first, second = _logs(pair, "Val A")
     assert (created["update_type"], created["status"]) == ("Create", "Failed")
+    assert created["docname"] == "Val A", "use same name on: the failed log names the document"
     _readable(created["error"], "MandatoryError", "Store Code")
     # data: the event's document data (a Create's document, an Update's diff); event: the rest of it
     assert json.loads(created["data"])["customer_name"] == "Val A"

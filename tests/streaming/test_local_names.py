@@ -117,3 +117,22 @@ def test_documents_keep_their_names_when_the_checkbox_changes(pair: Pair) -> Non
     assert [(t["name"], t["description"]) for t in c.get_list("ToDo", fields=["name", "description"])] == [
         (todo_copy, "edited")]
     assert todo_copy != todo
+
+
+def test_a_failed_event_names_the_local_copy_when_there_is_one(pair: Pair) -> None:
+    _invoices(pair.c, 2, "the consumer's own")
+    pair.subscribe([{"ref_doctype": "Sales Invoice", "use_same_name": 0}])
+    p, c = pair.p, pair.c
+    kept = _invoices(p, 1, "streamed")[0]
+    assert pair.pull()["failed"] == 0
+    copy = _copies(pair)[kept]
+    # every invoice saved here now needs a field the producer never sends
+    c.insert({"doctype": "Custom Field", "dt": "Sales Invoice", "fieldname": "store_code", "label": "Store Code",
+              "fieldtype": "Data", "reqd": 1})
+    p.update("Sales Invoice", kept, {"remarks": "changed at the source"})
+    new = _invoices(p, 1, "new")[0]
+    pair.pull()
+    (update,) = pair.sync_logs(producer_doc=kept, update_type="Update")
+    (create,) = pair.sync_logs(producer_doc=new)
+    assert (update["status"], update["docname"]) == ("Failed", copy), "the copy it failed to change"
+    assert (create["status"], create["docname"]) == ("Failed", None), "no copy here yet: no local name"
