@@ -342,13 +342,17 @@ class Applier:
 
     def _log(self, sub: Subscription, event: dict[str, Any], outcome: Outcome, held_by: str | None = None) -> dict:
         system = self.site.session("Administrator", ignore_permissions=True)
-        return records.append(system, "Event Sync Log", {
+        values = {
             "update_type": event["update_type"], "ref_doctype": event["ref_doctype"], "status": outcome.status,
             "event_producer": self.producer_url, "producer_doc": event["docname"], "docname": outcome.docname,
             "use_same_name": int(sub.use_same_name), "mapping": sub.mapping, "sequence": event.get("sequence"),
             "data": None if event.get("data") is None else records.dumps(event["data"]), "error": outcome.error,
             "held_by": held_by, "event": records.dumps({k: v for k, v in event.items() if k != "data"}),
-        })
+        }
+        if not system.meta("Event Sync Log").has_field("event"):  # a site not migrated yet: the shape before
+            del values["event"]
+            values["data"] = records.dumps(event)
+        return records.append(system, "Event Sync Log", values)
 
 
 def end_subscription(db: Any, producer_url: str) -> None:

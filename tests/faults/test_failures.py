@@ -301,3 +301,21 @@ def test_failures_of_an_ended_subscription_hold_nothing_of_the_next(pair: FaultP
     assert (pair.state()["failed"], pair.state()["held"]) == (0, 0)
     assert c.call("docstream.streaming.resync_all_failed") == {"synced": 0, "failed": 0}
     pair.assert_converged(allowed=frozenset({"Synced", "Skipped"}))
+
+
+def test_a_consumer_not_migrated_yet_writes_its_sync_logs_as_before(sites: Sites) -> None:
+    """Until ``docstream migrate`` gives the Event Sync Log its ``event`` field, a consumer of this
+    version writes each log in the shape before it (the whole event in ``data``) — and can resync
+    it — rather than failing every page on a field its DocType does not have yet."""
+    from tests.faults.conftest import make_pair
+
+    pair = make_pair(sites, "unmigrated", consumer_worker=False)
+    pair.consumer.server.stop()
+    pair.consumer.db().sql('DELETE FROM "tabDocField" WHERE parent = ? AND fieldname = ?', ("Event Sync Log", "event"))
+    pair.consumer.start()
+    pair.subscribe([{"ref_doctype": "Customer", "use_same_name": 1}])
+    pair.p.insert({"doctype": "Customer", "customer_name": "Old Shape"})
+    assert pair.pull() == {"synced": 1, "failed": 0, "held": 0}
+    (log,) = pair.sync_logs(producer_doc="Old Shape")
+    assert "event" not in log and json.loads(log["data"])["data"]["customer_name"] == "Old Shape"
+    assert pair.c.call("docstream.streaming.resync", sync_log=log["name"]) in ("Synced", "Skipped")
