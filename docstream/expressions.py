@@ -21,6 +21,26 @@ itself.  Nothing is ever compiled to code.  Operators only work on plain
 values (numbers, str, list, tuple) and their results are bounded, so an
 expression can neither run long nor allocate much.  Every failure, at compile
 time or at evaluation time, is an :class:`~docstream.errors.ExpressionError`.
+
+Bounding each result's length is not enough: ``[[1] * 10000] * 10000`` is a
+list of 10,000 references to one list, small in memory, but comparing it
+with an equal list built apart takes 10**8 comparisons, and one more level
+10**12.  So every evaluation has a budget of work, :data:`_MAX_STEPS` steps,
+and every operation whose cost grows with its operands is charged before it
+runs, by the *weight* of what it touches: a value counts one step, plus one
+per character of a str, plus the weights of what a list, tuple or dict holds,
+at every level, as many times as it holds it (what a comparison or a copy
+would visit; a set's members count once per member, as hashing may compare
+each with the others).  ``+`` and ``*`` on sequences are charged the weight
+of what they build; ``==``, ``<``... the weight of the lighter operand (a
+comparison stops at the shorter one), or of both when one is a set or a
+dict; ``in`` the weight of the container, or of what a hashed lookup has to
+hash and compare; a set literal what its hashing may compare.  Weights are
+counted without recursion, each object once per evaluation (what the
+evaluation built is known as it is built), and never past what is left of
+the budget.  Going over it is an ExpressionError; :func:`validate_expression`
+also refuses an expression that goes over it against empty documents, i.e.
+whatever the document holds.
 """
 
 from __future__ import annotations
@@ -28,9 +48,10 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import itertools
 import operator
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +63,7 @@ _MAX_SOURCE_CHARS = 1000
 _MAX_DEPTH = 30
 _MAX_NODES = 200
 _MAX_LENGTH = 10_000  # longest str/list/tuple that + or * may build
+_MAX_STEPS = 1_000_000  # the work one evaluation may do (see the module's doc)
 _MAX_INT = 10**30
 _DEFAULT_NAMES = frozenset({"doc"})
 
@@ -71,6 +93,10 @@ _REFUSED = {
 _NUMBERS = (int, float, Decimal)  # bool is an int
 _SEQS = (str, list, tuple)
 _CONTAINERS = (str, list, tuple, set, frozenset, dict)
+_HOLDERS = (list, tuple, set, frozenset, dict)  # what has a weight of its own contents
+_HASHED = (set, frozenset, dict)
+_IDENTITY = (ast.Is, ast.IsNot)
+_SMALL = 256  # a cost this small is charged as its bound, without weighing anything
 
 
 def _type_name(value: Any) -> str:
@@ -167,10 +193,14 @@ class _Checker:
 
 
 class _Evaluation:
-    """One evaluation of a checked tree against one environment."""
+    """One evaluation of a checked tree against one environment, within one budget of work."""
 
     def __init__(self, source: str, env: dict[str, Any]) -> None:
         self.source, self.env = source, env
+        self.spent = 0
+        # id -> (weight, exact, the value): exact, or a lower bound from a walk cut short at the
+        # budget; the value is kept so that its id is not given to another while this runs
+        self.weights: dict[int, tuple[int, bool, Any]] = {}
 
     def fail(self, message: str, node: ast.AST) -> ExpressionError:
         return ExpressionError(f"{message} in '{_segment(self.source, node)}'")
@@ -178,6 +208,117 @@ class _Evaluation:
     def run(self, node: ast.AST) -> Any:
         return _WHITELIST[type(node)][1](self, node)
 
+    # -- the budget ------------------------------------------------------------
+    def left(self) -> int:
+        return max(_MAX_STEPS - self.spent, 0)
+
+    def charge(self, steps: int, node: ast.AST) -> None:
+        """Spend ``steps`` of the budget before doing the work they stand for."""
+        self.spent += steps
+        if self.spent > _MAX_STEPS:
+            raise self.fail(f"too much work: evaluating this takes more than {_MAX_STEPS} steps, "
+                            "the limit of one evaluation", node)
+
+    def built(self, value: Any, weight: int) -> Any:
+        if isinstance(value, _HOLDERS):
+            self.weights[id(value)] = (weight, True, value)
+        return value
+
+    def weight(self, value: Any, cap: int) -> int:
+        """The weight of ``value``, or ``cap + 1`` if it is more than ``cap``."""
+        if isinstance(value, str):
+            return min(1 + len(value), cap + 1)
+        if not isinstance(value, _HOLDERS):
+            return 1
+        known = self.weights.get(id(value))
+        if known is not None and (known[1] or known[0] > cap):
+            return min(known[0], cap + 1)
+        return self._walk(value, cap)
+
+    def _walk(self, root: Any, cap: int) -> int:
+        # frames: [a holder, its items still to count, its weight so far]; ``total`` is the sum
+        # of the frames' weights, i.e. what the root weighs at least
+        stack: list[list[Any]] = [[root, _items(root), 1]]
+        total = 1
+        while stack:
+            frame = stack[-1]
+            for item in frame[1]:
+                if isinstance(item, str):
+                    weight = 1 + len(item)
+                elif isinstance(item, _HOLDERS):
+                    known = self.weights.get(id(item))
+                    if known is None or not known[1]:
+                        if known is not None and total + known[0] > cap:
+                            return self._cut(stack, cap)
+                        stack.append([item, _items(item), 1])
+                        total += 1
+                        break
+                    weight = known[0]
+                else:
+                    weight = 1
+                frame[2] += weight
+                total += weight
+                if total > cap:
+                    return self._cut(stack, cap)
+            else:
+                stack.pop()
+                holder, weight = frame[0], frame[2]
+                if isinstance(holder, (set, frozenset)):  # hashing may compare each member with the others
+                    grown = 1 + len(holder) * (weight - 1)
+                    total += grown - weight
+                    weight = grown
+                self.weights[id(holder)] = (weight, True, holder)
+                if stack:
+                    stack[-1][2] += weight
+                if total > cap:
+                    return self._cut(stack, cap)
+        return total
+
+    def _cut(self, stack: list[list[Any]], cap: int) -> int:
+        """A walk passed ``cap``: what it saw is a lower bound of each open holder's weight."""
+        below = 0
+        for holder, _, weight in reversed(stack):
+            below += weight
+            known = self.weights.get(id(holder))
+            if known is None or known[0] < below:
+                self.weights[id(holder)] = (below, False, holder)
+        return cap + 1
+
+    def lighter(self, a: Any, b: Any) -> int:
+        """The smaller of two weights (capped at what is left), counting no further into the
+        heavier than the lighter weighs (times eight)."""
+        cap, step = self.left(), 64
+        while True:
+            step = min(step, cap)
+            wa, wb = self.weight(a, step), self.weight(b, step)
+            if wa <= step or wb <= step or step >= cap:
+                return min(wa, wb)
+            step *= 8
+
+    def comparison_cost(self, left: Any, right: Any) -> int:
+        """What comparing two str, list, tuple, set or dict values may cost: it stops at the
+        lighter of the two (a set or a dict looks each member of one up in the other: both count)."""
+        if isinstance(left, str) and isinstance(right, str):
+            return 1 + min(len(left), len(right))
+        if isinstance(left, _HASHED) or isinstance(right, _HASHED):
+            return self.weight(left, self.left()) + self.weight(right, self.left())
+        return self.lighter(left, right)
+
+    def lookup_cost(self, item: Any, container: Any) -> int:
+        """What looking for ``item`` in ``container`` may cost: a comparison with each member
+        (each costing at most the lighter of the two), after hashing ``item`` for a set or dict."""
+        if isinstance(container, str):
+            return 1 + len(container) + (len(item) if isinstance(item, str) else 0)
+        if isinstance(item, str):
+            item_weight = 1 + len(item)
+        else:
+            item_weight = self.weight(item, self.left()) if isinstance(item, _HOLDERS) else 1
+        bound = len(container) * item_weight
+        if bound > _SMALL:  # else not worth counting more closely
+            bound = min(self.weight(container, min(self.left(), bound)), bound)
+        return bound + (item_weight if isinstance(container, _HASHED) else 0)
+
+    # -- the nodes -------------------------------------------------------------
     def name(self, node: ast.Name) -> Any:
         if node.id not in self.env:
             raise self.fail(f"name {node.id!r} has no value", node)
@@ -216,12 +357,18 @@ class _Evaluation:
         if isinstance(left, _NUMBERS) and isinstance(right, _NUMBERS):
             return self.arithmetic(node, function, left, right)
         if symbol == "+" and any(isinstance(left, t) and isinstance(right, t) for t in _SEQS):
-            return self.sized(len(left) + len(right), node, lambda: left + right)
+            self.sized(len(left) + len(right), node)
+            weight = self.weight(left, self.left()) + self.weight(right, self.left()) - 1
+            self.charge(weight, node)
+            return self.built(left + right, weight)
         if symbol == "*" and isinstance(left, _SEQS) and isinstance(right, int):
             left, right = right, left
         if symbol == "*" and isinstance(right, _SEQS) and isinstance(left, int):
             count = max(self.bounded(left, node), 0)
-            return self.sized(len(right) * count, node, lambda: right * count)
+            self.sized(len(right) * count, node)
+            weight = 1 + count * (self.weight(right, self.left() // max(count, 1) + 1) - 1)
+            self.charge(weight, node)
+            return self.built(right * count, weight)
         types = f"{_type_name(left)} and {_type_name(right)}"
         raise self.fail(f"cannot apply {symbol} to {types}", node)
 
@@ -235,10 +382,9 @@ class _Evaluation:
         except (ArithmeticError, TypeError) as exc:  # e.g. Decimal + float
             raise self.fail(f"cannot compute this ({type(exc).__name__})", node) from None
 
-    def sized(self, length: int, node: ast.AST, build: Any) -> Any:
+    def sized(self, length: int, node: ast.AST) -> None:
         if length > _MAX_LENGTH:  # checked before anything is built
             raise self.fail(f"result would be {length} long; the limit is {_MAX_LENGTH}", node)
-        return build()
 
     def compare(self, node: ast.Compare) -> Any:
         left, result = self.run(node.left), True
@@ -247,6 +393,12 @@ class _Evaluation:
             membership = isinstance(op, (ast.In, ast.NotIn))
             if membership and not isinstance(right, _CONTAINERS):
                 raise self.fail(f"cannot look for a value in {_type_name(right)}", node)
+            if membership:
+                self.charge(self.lookup_cost(left, right), node)
+            elif isinstance(left, _CONTAINERS) and isinstance(right, _CONTAINERS) and not isinstance(op, _IDENTITY):
+                self.charge(self.comparison_cost(left, right), node)
+            else:
+                self.spent += 1  # a number, None...: compared at once (with anything); `is` too
             try:
                 result = _COMPARE[type(op)](left, right)
             except TypeError:
@@ -259,10 +411,19 @@ class _Evaluation:
         return result
 
     def make_set(self, node: ast.Set) -> set[Any]:
+        members = [self.run(element) for element in node.elts]
+        # hashing each member, and comparing it with the members whose hash it shares
+        weight = 1 + len(members) * sum(self.weight(member, self.left()) for member in members)
+        self.charge(weight, node)
         try:
-            return {self.run(element) for element in node.elts}
+            return self.built(set(members), weight)
         except TypeError:
             raise self.fail("set members must be hashable values", node) from None
+
+
+def _items(holder: Any) -> Iterator[Any]:
+    """What a holder's weight counts: its members, or a dict's keys and values."""
+    return itertools.chain.from_iterable(holder.items()) if isinstance(holder, dict) else iter(holder)
 
 
 # The whole grammar: node type -> (compile-time check, evaluation).  Anything else is refused.
@@ -332,8 +493,17 @@ def compile_expression(
 
 
 def validate_expression(source: str, names: frozenset[str] | set[str] = _DEFAULT_NAMES) -> None:
-    """Raise ExpressionError if ``source`` is not an allowed expression."""
-    compile_expression(source, names)
+    """Raise ExpressionError if ``source`` is not an allowed expression, or is one that runs out
+    of its budget of work even against empty documents (every name an empty dict), whatever they
+    hold: an expression whose work depends on the document is only bounded when it runs."""
+    expression = compile_expression(source, names)
+    trial = _Evaluation(source, {name: {} for name in expression.names})
+    try:
+        trial.run(expression._tree)
+    except Exception:  # noqa: BLE001 — most expressions fail on an empty document; only the budget matters
+        if trial.spent > _MAX_STEPS:
+            raise ExpressionError(f"too much work: evaluating '{_segment(source, expression._tree.body)}' "
+                                  f"takes more than {_MAX_STEPS} steps, the limit of one evaluation") from None
 
 
 def evaluate(source: str, env: dict[str, Any], names: Iterable[str] | None = None) -> Any:

@@ -481,6 +481,102 @@ def test_string_limit_is_inclusive():
     assert len(run('"a" * 5000 + "b" * 5000')) == 10000
 
 
+# ------------------------------------------------------------ budget of work
+
+OVER_BUDGET = [
+    # from the review: ~10**12 comparisons of lists that are small in memory
+    "[[[1]*10000]*10000]*10000 == [[[1]*10000+[]]*10000]*10000",
+    "[[1]*10000]*99 == [[1]*10000+[]]*99",  # ~10**6 comparisons: just over
+    "[[1]*10000] * 10000 < [[1]*10000 + []] * 10000",
+    "[1]*10000 in [[1]*10000]*10000",
+    "[[1]*10000]*100",  # building it alone
+    "['a'*10000]*100",
+    "(('a'*10000,)*10000)*1 == (('a'*9999+'a',)*10000)",
+    # hashing: a set of, or a lookup in a set of, heavy tuples
+    "((1,)*10000,)*100 in {((1,)*10000,)*100}",
+    "{((1,)*10000,)*50, ((1,)*9999+(2,),)*50}",
+    # operations each within the budget: the budget is for the whole evaluation
+    " and ".join(["[[0]*100]*1000 == [[0]*100]*1000"] * 4),
+]
+
+
+@pytest.mark.parametrize("source", OVER_BUDGET)
+def test_work_beyond_the_budget_fails_fast(source: str):
+    expr = compile_expression(source)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ExpressionError, match="too much work: evaluating this takes more than 1000000 steps"):
+            expr.evaluate(ENV)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 1.0
+    assert peak < 5_000_000
+
+
+def test_the_budget_counts_what_comes_from_the_document():
+    rows = [{"item": f"I-{i:03d}", "qty": i} for i in range(100)]  # weighs ~1,700
+    doc = {"rows": rows, "copy": [dict(r) for r in rows], "text": "x" * 2_000_000, "tiny": "x"}
+    assert run("doc.rows == doc.copy", doc) is True
+    assert run("[doc.rows] * 150 == [doc.copy] * 150", doc) is True  # ~770,000 steps
+    with pytest.raises(ExpressionError, match="too much work"):
+        run("[doc.rows] * 250 == [doc.copy] * 250", doc)
+    with pytest.raises(ExpressionError, match="too much work"):
+        run('"needle" in doc.text', doc)  # searching a text costs its length
+    assert run("doc.text == doc.tiny", doc) is False  # a comparison stops at the shorter
+    assert run("doc.text != None and doc.text is not None", doc) is True
+
+
+def test_within_the_budget_nothing_changes():
+    assert run("[[1]*100]*100 == [[1]*100+[]]*100") is True  # 10,000 comparisons
+    assert run("[[1]*1000]*300 == [[1]*1000+[]]*300") is True  # ~900,000 steps: building both, comparing
+    assert run("[[[[1]*10]*10]*10]*10 < [[[[1]*10]*10]*10]*10 + [0]") is True
+    assert run('"a" * 10000 in ["b", "a" * 10000]') is True
+    assert run("(1,)*5000 in {(1,)*4999 + (2,), (1,)*4999 + (1,)}") is True
+    assert run("{(1, 2), (3,)} == {(3,), (1, 2)}") is True
+
+
+def test_each_evaluation_has_its_own_budget():
+    expr = compile_expression("[[1]*1000]*300 == [[1]*1000+[]]*300")  # ~900,000 steps
+    for _ in range(5):
+        assert expr.evaluate(ENV) is True
+
+
+def test_weighing_deep_documents_never_recurses():
+    deep: list[Any] = []
+    for _ in range(50_000):
+        deep = [deep]
+    other: list[Any] = []
+    for _ in range(50_000):
+        other = [other]
+    doc = {"a": deep, "b": other}
+    assert run("doc.a == doc.a", doc) is True  # the same list: Python's identity check
+    with pytest.raises(ExpressionError):  # Python's own comparison gives up, cleanly
+        run("doc.a == doc.b", doc)
+    with pytest.raises(ExpressionError, match="too much work"):
+        run("[doc.a] * 30 == [doc.b] * 30", doc)
+
+
+def test_an_expression_over_budget_whatever_the_document_is_refused_when_validated():
+    source = "[[[1]*10000]*10000]*10000 == [[[1]*10000+[]]*10000]*10000"
+    compile_expression(source)  # a valid expression…
+    with pytest.raises(ExpressionError, match="too much work: evaluating '.*' takes more than 1000000 steps"):
+        validate_expression(source)  # …refused where conditions are saved
+    validate_expression("doc.description and " + source)  # depends on the document: bounded when it runs
+    validate_expression("doc.public == 1")
+    validate_expression("doc.a > 5")  # fails on an empty document, which is no reason to refuse it
+
+
+def test_an_over_budget_condition_is_false_and_the_write_goes_on():
+    from docstream.streaming.updatelog import condition_holds
+
+    condition = "doc.description and [[[1]*10000]*10000]*10000 == [[[1]*10000+[]]*10000]*10000"
+    started = time.perf_counter()
+    assert condition_holds(condition, {"description": "hello"}) is False
+    assert time.perf_counter() - started < 1.0
+
+
 # ---------------------------------------------------------- evaluation errors
 
 

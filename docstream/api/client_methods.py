@@ -224,10 +224,18 @@ def _fields_arg(fields: Any) -> Any:
     return fields
 
 
+def _loads(text: str) -> Any:
+    """A JSON argument; one nested too deeply for the parser is refused (417), not a 500."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValidationError("an argument is not valid JSON: it is nested too deeply") from None
+
+
 def _field_list(fieldname: Any) -> list[str]:
     if isinstance(fieldname, str):
         try:
-            parsed = json.loads(fieldname)
+            parsed = _loads(fieldname)
         except json.JSONDecodeError:
             return [fieldname]
         fieldname = parsed
@@ -241,7 +249,7 @@ def _field_list(fieldname: Any) -> list[str]:
 def _name_or_filters(filters: Any) -> Any:
     if isinstance(filters, str):
         try:
-            parsed = json.loads(filters)
+            parsed = _loads(filters)
         except json.JSONDecodeError:
             return {"name": filters}
         return parsed if isinstance(parsed, (dict, list)) else {"name": filters}
@@ -253,7 +261,7 @@ def _values(fieldname: Any, value: Any) -> dict[str, Any]:
         parsed = fieldname
         if isinstance(fieldname, str):
             try:
-                parsed = json.loads(fieldname)
+                parsed = _loads(fieldname)
             except json.JSONDecodeError:
                 parsed = fieldname
         if isinstance(parsed, dict):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from docstream import deepjson
 from docstream.api.methods import Reply
 from docstream.errors import DocstreamError
 
@@ -18,10 +18,15 @@ _INTERNAL_STATUSES = frozenset({500})
 
 
 class JSONResponse(Response):
+    """JSON has no NaN or Infinity: they are sent as null rather than as an unparseable body. Any
+    value can be answered, however deeply nested (``deepjson.dumps`` takes over from ``json``
+    where its recursion would give up)."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=_default).encode("utf-8")
+        text = deepjson.dumps(content, default=_default, nan_as_null=True, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8")
 
 
 def _default(value: Any) -> Any:
@@ -33,7 +38,7 @@ def _default(value: Any) -> Any:
 
 
 def json_response(payload: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(_finite(payload), status_code=status)
+    return JSONResponse(payload, status_code=status)
 
 
 def error_payload(exc: DocstreamError, request_id: str | None) -> dict[str, Any]:
@@ -69,17 +74,6 @@ def method_response(result: Any, conn: HTTPConnection, cookie_max_age: int) -> J
                 httponly=name in HTTP_ONLY_COOKIES, samesite="lax",
             )
     return response
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or Infinity: send null rather than an unparseable body."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 __all__ = ["JSONResponse", "error_payload", "error_response", "json_response", "method_response"]

@@ -65,11 +65,23 @@ def _exit_cleanly(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every record's message on one line: control characters in it (a line feed that came from a
+    request, a remote site's error text) are escaped; a traceback, which follows the message,
+    keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        from docstream.api.context import one_line
+
+        record.message = one_line(record.message, backslashes=False)
+        return super().formatMessage(record)
+
+
 def _configure_logging() -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(OneLineFormatter(LOG_FORMAT))
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore"):

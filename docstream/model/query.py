@@ -3,6 +3,12 @@
 filters: ``{"field": value}``, ``{"field": ["op", value]}``, ``[["field", "op", value]]`` or
 ``[["Doctype", "field", "op", value]]`` (a child DocType's field: matched with EXISTS).
 Every field name is checked against the meta and every value is a bound parameter.
+
+A list request is refused (ValidationError, 417) beyond the limits below, before any SQL is
+built: well past real use, and below what either database takes in one statement (SQLite's
+expression depth of 1000, 2000 result columns, 32766 parameters in its default build;
+PostgreSQL's 1664 result columns and 65535 parameters), whose errors would otherwise surface as
+a server fault.
 """
 
 from __future__ import annotations
@@ -15,6 +21,11 @@ from docstream.errors import ValidationError
 from docstream.model.meta import DocField, Meta
 from docstream.model.types import coerce
 from docstream.storage import quote
+
+MAX_FILTERS = 200  # filters in one list request
+MAX_FIELDS = 500  # fields named in one list request ("*" counts as one)
+MAX_ORDER_TERMS = 100  # columns in one order_by
+MAX_FILTER_VALUES = 30_000  # values bound by one request's filters (each of an "in" list's values counts)
 
 OPERATORS = {"=", "!=", ">", "<", ">=", "<=", "like", "not like", "in", "not in", "is", "between"}
 _STD_TYPES = {"creation": "Datetime", "modified": "Datetime", "docstatus": "Int", "idx": "Int"}
@@ -31,6 +42,8 @@ def parse_json_arg(value: Any, what: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"{what} is not valid JSON: {exc.msg}") from exc
+        except RecursionError:
+            raise ValidationError(f"{what} is not valid JSON: it is nested too deeply") from None
     return value
 
 
@@ -41,6 +54,8 @@ def normalise_filters(filters: Any, doctype: str) -> list[tuple[str, str, str, A
         return []
     out = []
     if isinstance(filters, dict):
+        if len(filters) > MAX_FILTERS:
+            _too_many(len(filters), MAX_FILTERS, "filters")
         for field, cond in filters.items():
             if isinstance(cond, (list, tuple)) and len(cond) == 2 and str(cond[0]).lower() in OPERATORS:
                 out.append((doctype, field, str(cond[0]).lower(), cond[1]))
@@ -49,6 +64,10 @@ def normalise_filters(filters: Any, doctype: str) -> list[tuple[str, str, str, A
         return out
     if not isinstance(filters, list):
         raise ValidationError("filters must be a JSON object or a list of [field, operator, value]")
+    # what this function returned (4-tuples, which JSON can't give) was counted when it was made;
+    # the site may add its own filters to it (a child table's parenttype)
+    if len(filters) > MAX_FILTERS and not all(type(item) is tuple and len(item) == 4 for item in filters):
+        _too_many(len(filters), MAX_FILTERS, "filters")
     for item in filters:
         if not isinstance(item, (list, tuple)) or len(item) not in (3, 4):
             raise ValidationError(f"a filter must be [field, operator, value], got {item!r}")
@@ -84,7 +103,14 @@ def where_clause(
             p = [meta.name, *p]
         parts.append(sql)
         params.extend(p)
+        if len(params) > MAX_FILTER_VALUES:
+            raise ValidationError(f"the filters of a list request may bind at most {MAX_FILTER_VALUES} values "
+                                  "(each value of an 'in' list counts); these bind more")
     return (" AND ".join(parts) or "1=1"), params
+
+
+def _too_many(count: int, limit: int, what: str) -> None:
+    raise ValidationError(f"a list request may have at most {limit} {what}; this one has {count}")
 
 
 def _by_key(meta: Meta, alias: str, op: str, value: Any) -> tuple[str, list[Any]]:
@@ -160,7 +186,10 @@ def order_clause(meta: Meta, order_by: str | None, alias: str = "t") -> str:
         tie = "" if field in ("name", meta.keyed_by) else f", {alias}.name {direction}"  # the key is unique
         return f"{alias}.{quote(field)} {direction}{tie}"
     parts = []
-    for piece in str(order_by).split(","):
+    pieces = str(order_by).split(",")
+    if len(pieces) > MAX_ORDER_TERMS:
+        _too_many(len(pieces), MAX_ORDER_TERMS, "columns in order_by")
+    for piece in pieces:
         match = _ORDER.match(piece)
         if not match or not meta.is_known(match.group(1)) or match.group(1) == "doctype":
             raise ValidationError(f"can't order {meta.name} by {piece.strip()!r}", doctype=meta.name)
@@ -180,6 +209,8 @@ def select_fields(meta: Meta, fields: Any) -> list[str]:
         fields = [f.strip() for f in fields.split(",")]
     if not isinstance(fields, list):
         raise ValidationError("fields must be a JSON list of field names")
+    if len(fields) > MAX_FIELDS:
+        _too_many(len(fields), MAX_FIELDS, "fields")
     if "*" in fields:
         return list(meta.columns)
     out = []

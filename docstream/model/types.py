@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from typing import Any
 
+from docstream import deepjson
+from docstream.deepjson import MAX_JSON_DEPTH
 from docstream.errors import ValidationError
 from docstream.model.meta import DATE_TYPES, FLOAT_TYPES, INT_TYPES, TEXT_TYPES, DocField
 
@@ -33,7 +35,7 @@ def coerce(field: DocField, value: Any, doctype: str = "") -> Any:
         if ftype in DATE_TYPES:
             return _to_date(ftype, value)
         if ftype == "JSON":
-            return _to_json(value)
+            return _to_json(field, value, doctype)
     except (TypeError, ValueError) as exc:
         raise ValidationError(
             f"{field.label or field.fieldname}: {value!r} is not a valid {ftype}",
@@ -93,13 +95,26 @@ def _format_date(ftype: str, value: Any) -> str:
     return value.strftime(DATETIME_FORMAT)
 
 
-def _to_json(value: Any) -> Any:
-    if value in (None, ""):
+def _to_json(field: DocField, value: Any, doctype: str) -> Any:
+    if value is None or (isinstance(value, str) and value == ""):
         return None
     if isinstance(value, str):
-        return json.loads(value)
+        try:
+            value = json.loads(value)
+        except RecursionError:
+            raise _too_deep(field, doctype) from None
+    if deepjson.depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise _too_deep(field, doctype)
     json.dumps(value)  # must be serialisable
     return value
+
+
+def _too_deep(field: DocField, doctype: str) -> ValidationError:
+    return ValidationError(
+        f"{field.label or field.fieldname}: a JSON value may be nested at most {MAX_JSON_DEPTH} levels deep "
+        "(lists and objects inside one another); this one is nested deeper",
+        doctype=doctype or None, field=field.fieldname,
+    )
 
 
 def to_db(field: DocField | None, value: Any, dialect: str) -> Any:
@@ -113,8 +128,8 @@ def from_db(fieldtype: str, value: Any) -> Any:
     """The document value for a value read from the database."""
     if value is None:
         return None
-    if fieldtype == "JSON":
-        return json.loads(value) if isinstance(value, str) else value
+    if fieldtype == "JSON":  # at any depth: a value stored before the depth limit may be deeper
+        return deepjson.loads(value) if isinstance(value, str) else value
     if isinstance(value, (dt.date, dt.time)):
         return _format_date(fieldtype if fieldtype in DATE_TYPES else "Datetime", value)
     return value

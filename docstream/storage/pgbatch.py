@@ -50,6 +50,9 @@ from typing import Any
 from psycopg import errors
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import DiagnosticField, ExecStatus, TransactionStatus
+from psycopg.types.json import set_json_loads
+
+from docstream import deepjson
 
 Row = dict[str, Any]
 Key = tuple[bytes, tuple[int, ...]]
@@ -130,9 +133,12 @@ def _preparable(text: bytes) -> bool:
 
 
 def configure(conn: Any) -> None:
-    """A new connection of the pool: psycopg's preparing off, ours on (see the module's doc)."""
+    """A new connection of the pool: psycopg's preparing off, ours on (see the module's doc); JSON
+    read at any depth (``deepjson.loads``: a value stored before the depth limit may be deeper
+    than ``json.loads`` can go)."""
     conn.prepare_threshold = None
     conn.docstream_statements = Statements()
+    set_json_loads(deepjson.loads, conn)
 
 
 def run(conn: Any, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[list[Row], int]]:

@@ -13,9 +13,9 @@ rather than read past.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+from docstream import deepjson
 from docstream.auth.permissions import has_permission
 from docstream.errors import DoesNotExistError, LogRewoundError, PermissionError, ValidationError
 from docstream.model import rows
@@ -164,7 +164,7 @@ def _event_for(consumer: str, subscription: dict[str, Any] | None, log: dict[str
         update_type, data = "Create", log.get("snapshot")
     return {
         "sequence": log["sequence"], "update_type": update_type, "ref_doctype": log["ref_doctype"],
-        "docname": log["docname"], "data": json.loads(data) if data else None,
+        "docname": log["docname"], "data": deepjson.loads(data) if data else None,
         "origin": log.get("origin") or here or None, "creation": log["creation"], "via": here or None,
     }
 

@@ -5,12 +5,12 @@ of the change they describe (and without coercion: the engine's values are canon
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
 import orjson
 
+from docstream import deepjson
 from docstream.errors import UnknownFieldError
 from docstream.model import rows, validation
 from docstream.model.documents import Session
@@ -57,8 +57,9 @@ _ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUG
 
 def dumps(value: Any) -> str:
     """Compact JSON with sorted keys (what a log stores). orjson does it in a fifth of the time
-    of ``json``; what it refuses (an int beyond 64 bits, say) goes the slow way."""
+    of ``json``; what it refuses (an int beyond 64 bits, a value nested deeper than its 255
+    levels) goes the slow way, which no depth can crash."""
     try:
         return orjson.dumps(value, default=str, option=_ORJSON).decode()
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+        return deepjson.dumps(value, sort_keys=True, default=str, separators=(",", ":"))

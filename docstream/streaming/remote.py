@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from docstream import deepjson
 from docstream.errors import (
     AuthenticationError,
     DocstreamError,
@@ -68,7 +69,7 @@ class RemoteSite:
 
     def _result(self, method: str, status: int, raw: bytes) -> Any:
         try:
-            payload = json.loads(raw) if raw else {}
+            payload = deepjson.loads(raw) if raw else {}
         except json.JSONDecodeError as exc:
             if status >= 500 or status == 0:
                 raise TransientError(f"{self.url} answered {status} to {method}") from exc

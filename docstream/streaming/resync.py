@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from docstream import deepjson
 from docstream.errors import DoesNotExistError, ValidationError
 from docstream.model.documents import Session
 from docstream.streaming import checkpoint, records
@@ -77,10 +77,10 @@ def _replay(applier: Applier, entry: dict[str, Any]) -> Outcome:
 def _logged_event(entry: dict[str, Any]) -> dict[str, Any]:
     """The event a sync log was written for: ``event`` holds all of it but its document data, which
     is in ``data``; a log written before ``event`` existed holds the whole event in ``data``."""
-    data = json.loads(entry["data"]) if entry.get("data") else None
+    data = deepjson.loads(entry["data"]) if entry.get("data") else None
     if not entry.get("event"):
         return data
-    return {**json.loads(entry["event"]), "data": data}
+    return {**deepjson.loads(entry["event"]), "data": data}
 
 
 def _record(site: Any, entry: dict[str, Any], outcome: Outcome) -> None:

@@ -52,6 +52,41 @@ def test_request_log_never_holds_the_query_string(client: AppClient, caplog: pyt
     assert "admin-pw-in-url" not in caplog.text and "POST / 401" in caplog.text
 
 
+def test_a_request_is_one_log_line_whatever_its_path(client: AppClient, caplog: pytest.LogCaptureFixture) -> None:
+    forged = "2026-01-01 00:00:00,000 INFO docstream.requests: 0000 POST /api/method/login 200 1.0ms user=Administrator"
+    with caplog.at_level(logging.INFO, logger="docstream.requests"):
+        client.get("/api/resource/ToDo%0A" + forged.replace(" ", "%20") + "%0D%1B%E2%80%A8%5Cn%09")
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "docstream.requests"]
+    assert len(lines) == 1 and "\n" not in lines[0] and "\r" not in lines[0]
+    assert "GET /api/resource/ToDo\\n2026-01-01 00:00:00,000 INFO" in lines[0]
+    assert lines[0].split(" 404 ")[0].endswith("user=Administrator\\r\\x1b\\u2028\\\\n\\t")
+    assert lines[0].endswith("user=Guest")
+
+
+def test_one_line_escapes_what_is_not_printable() -> None:
+    from docstream.api.context import one_line
+
+    assert one_line("/api/resource/ToDo/a b") == "/api/resource/ToDo/a b"
+    assert one_line("a\nb\r\tc\x00\x7f\x85\u2028\u2029\\") == "a\\nb\\r\\tc\\x00\\x7f\\x85\\u2028\\u2029\\\\"
+    assert one_line("a\\n\n", backslashes=False) == "a\\n\\n"
+    assert one_line(None) == "None" and one_line("é ü 日本") == "é ü 日本"
+
+
+def test_serve_s_formatter_keeps_every_message_on_one_line() -> None:
+    from docstream.commands.serve import LOG_FORMAT, OneLineFormatter
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("docstream.pull", logging.WARNING, __file__, 1, "failed: %s", ("a\nforged",), sys.exc_info())
+    text = OneLineFormatter(LOG_FORMAT).format(record)
+    first, *traceback = text.splitlines()
+    assert first.endswith("docstream.pull: failed: a\\nforged")
+    assert traceback[0] == "Traceback (most recent call last):" and traceback[-1] == "RuntimeError: boom"
+
+
 @pytest.mark.parametrize("worker", [True, False])
 def test_the_lifespan_runs_the_background_worker(site: Any, monkeypatch: pytest.MonkeyPatch, worker: bool) -> None:
     calls: list[str] = []

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -121,6 +123,72 @@ BAD_LISTS = [
 @pytest.mark.parametrize("params", BAD_LISTS)
 def test_bad_list_arguments_are_417(admin: Api, params: dict[str, str]) -> None:
     assert_error(admin.http.get("/api/resource/ToDo", params=params), 417)
+
+
+OVER_LARGE_LISTS = [  # past the documented limits (200 filters, 500 fields, 100 order_by columns, 30,000 values)
+    ({"filters": [["description", "like", "%a%"]] * 201}, "at most 200 filters; this one has 201"),
+    ({"filters": [["description", "like", "%a%"]] * 1500}, "at most 200 filters; this one has 1500"),
+    ({"fields": ["name"] * 501}, "at most 500 fields; this one has 501"),
+    ({"fields": ["name"] * 5000}, "at most 500 fields; this one has 5000"),
+    ({"order_by": ",".join(["name"] * 101)}, "at most 100 columns in order_by; this one has 101"),
+    ({"order_by": ",".join(["name"] * 5000)}, "at most 100 columns in order_by; this one has 5000"),
+    ({"filters": [["description", "in", [str(i) for i in range(30_001)]]]}, "may bind at most 30000 values"),
+    ({"filters": [["description", "not in", [str(i) for i in range(20_000)]]] * 2}, "may bind at most 30000 values"),
+    ({"filters": "[" * 5000 + "]" * 5000}, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), OVER_LARGE_LISTS)
+def test_over_large_list_requests_are_417_not_500(admin: Api, args: dict[str, Any], message: str) -> None:
+    r = admin.http.post("/api/method/frappe.client.get_list", json={"doctype": "ToDo", **args})
+    assert_error(r, 417, "ValidationError")
+    assert message in r.json()["message"]
+    params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in args.items()}
+    if len(urllib.parse.urlencode(params)) < 60_000:  # what fits in a URL
+        assert_error(admin.http.get("/api/resource/ToDo", params=params), 417, "ValidationError")
+    count_args = {"filters": args["filters"]} if "filters" in args else None
+    if count_args:
+        assert_error(admin.http.post("/api/method/frappe.client.get_count", json={"doctype": "ToDo", **count_args}), 417)
+
+
+def test_list_requests_at_the_limits_pass(admin: Api) -> None:
+    args = {"doctype": "ToDo", "filters": [["description", "not like", "%zz%"]] * 199 + [["name", "in", ["x"] * 29_000]],
+            "fields": ["name"] * 500, "order_by": ",".join(["name"] * 100), "limit_page_length": 1}
+    r = admin.http.post("/api/method/frappe.client.get_list", json=args)
+    assert r.status_code == 200, r.text
+
+
+def _deep(levels: int) -> Any:
+    return json.loads("[" * levels + "]" * levels)
+
+
+@pytest.fixture(scope="module")
+def payload_field(admin: Api) -> str:
+    admin.insert({"doctype": "Custom Field", "dt": "Note", "fieldname": "payload", "fieldtype": "JSON", "label": "Payload"})
+    return "payload"
+
+
+@pytest.mark.parametrize("levels", [101, 480, 500, 900])
+def test_a_json_value_nested_past_the_limit_is_417_naming_the_field(admin: Api, payload_field: str, levels: int) -> None:
+    before = count(admin, "Note")
+    for value in (_deep(levels), "[" * levels + "]" * levels):  # as JSON, and as a JSON string
+        r = admin.http.post("/api/resource/Note", json={"title": "deep", payload_field: value})
+        assert_error(r, 417, "ValidationError")
+        assert r.json()["field"] == payload_field and "at most 100 levels deep" in r.json()["message"]
+    assert count(admin, "Note") == before
+    note = admin.insert({"doctype": "Note", "title": "shallow"})
+    assert_error(admin.http.put(f"/api/resource/Note/{note['name']}", json={payload_field: _deep(levels)}), 417)
+
+
+def test_a_json_value_at_the_limit_is_stored_and_answered(admin: Api, payload_field: str) -> None:
+    note = admin.insert({"doctype": "Note", "title": "deep enough", payload_field: {"a": _deep(99)}})
+    assert admin.get("Note", note["name"])[payload_field] == {"a": _deep(99)}
+
+
+def test_a_body_nested_past_what_the_parser_takes_is_400(admin: Api, payload_field: str) -> None:
+    body = b'{"title": "x", "payload": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert_error(admin.http.post("/api/resource/Note", content=body, headers={"content-type": "application/json"}), 400,
+                 "MalformedRequestError")
 
 
 BAD_DOCS = [

@@ -51,6 +51,19 @@ def test_serve_answers_logs_and_stops_cleanly_on_sigterm(serve) -> None:  # type
     assert "Traceback" not in server.log()
 
 
+def test_a_request_can_not_write_a_second_log_line(serve) -> None:  # type: ignore[no-untyped-def]
+    server: SiteServer = serve("forged.local", extra_args=["--no-worker"])
+    forged = "2026-01-01 00:00:00,000 INFO docstream.requests: 0000 POST /api/method/login 200 1.0ms user=Administrator"
+    path = "/api/resource/ToDo%0A" + forged.replace(" ", "%20") + "%0D%0Aanother"
+    assert httpx.get(server.url + path, headers={"X-Request-ID": "forger"}).status_code == 404
+    assert wait_for(lambda: "forger GET" in server.log(), timeout=20), server.log()
+    lines = server.log().splitlines()
+    assert not [line for line in lines if line.startswith("2026-01-01")]
+    (line,) = [line for line in lines if "forger GET" in line]
+    assert "/api/resource/ToDo\\n2026-01-01 00:00:00,000 INFO" in line and "\\r\\nanother 404 " in line
+    assert line.endswith("user=Guest")
+
+
 def test_serve_with_the_worker_starts_and_stops(serve) -> None:  # type: ignore[no-untyped-def]
     server: SiteServer = serve("worker.local")
     assert httpx.get(server.url + "/api/method/ping").status_code == 200

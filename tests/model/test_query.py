@@ -209,3 +209,42 @@ def test_negative_paging_is_refused(admin: Session, gadget: str) -> None:
         admin.get_list(gadget, limit_start=-1)
     with pytest.raises(ValidationError):
         admin.get_list(gadget, limit_page_length=-5)
+
+
+# -- limits: refused up front, the same on both databases -------------------------------------------
+
+def test_list_requests_at_the_limits_work_on_every_backend(admin: Session, batch: dict[str, Any]) -> None:
+    from docstream.model import query
+
+    scope = [["summary", "=", batch["label"]]]
+    worst = [["Gadget Part", "qty", "not in", [1, 2]], ["title", "not like", "%zz%"], ["made_on", "!=", "2000-01-01"]]
+    filters = scope + (worst * query.MAX_FILTERS)[: query.MAX_FILTERS - 2] + [["qty", "in", list(range(29_000))]]
+    assert len(filters) == query.MAX_FILTERS
+    rows = admin.get_list("Gadget", fields=["title"] * query.MAX_FIELDS, filters=filters,
+                          order_by=",".join(["qty desc"] * query.MAX_ORDER_TERMS))
+    assert [r["title"] for r in rows] == ["Epsilon 100%", "delta", "Gamma", "beta", "Alpha"]
+    assert admin.count("Gadget", filters) == 5
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"filters": [["qty", ">", 0]] * 201}, "at most 200 filters; this one has 201"),
+    ({"filters": [["qty", ">", 0]] * 1500}, "at most 200 filters; this one has 1500"),
+    ({"filters": [["Gadget Part", "qty", ">", 0]] * 1000}, "at most 200 filters"),
+    ({"filters": {f"f{i}": 1 for i in range(201)}}, "at most 200 filters"),
+    ({"fields": ["name"] * 501}, "at most 500 fields; this one has 501"),
+    ({"fields": ["name"] * 5000}, "at most 500 fields"),
+    ({"fields": ",".join(["name"] * 5000)}, "at most 500 fields"),
+    ({"order_by": ",".join(["name"] * 101)}, "at most 100 columns in order_by; this one has 101"),
+    ({"order_by": ",".join(["name"] * 5000)}, "at most 100 columns in order_by"),
+    ({"filters": [["title", "in", list(range(30_001))]]}, "at most 30000 values"),
+    ({"filters": [["title", "not in", ",".join(["a"] * 30_001)]]}, "at most 30000 values"),
+    ({"filters": [["Gadget Part", "qty", "in", list(range(20_000))]] * 2}, "at most 30000 values"),
+    ({"filters": "[" * 5000 + "]" * 5000}, "nested too deeply"),
+])
+def test_over_large_list_requests_are_refused_on_every_backend(admin: Session, gadget: str, arguments: dict[str, Any],
+                                                               message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        admin.get_list(gadget, **arguments)
+    if "filters" in arguments:
+        with pytest.raises(ValidationError, match=message):
+            admin.count(gadget, arguments["filters"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -95,6 +96,28 @@ def test_json_values() -> None:
     assert to_db(f, {"b": 1, "a": 2}, "sqlite") == '{"a": 2, "b": 1}'
     assert from_db("JSON", '{"a": 1}') == {"a": 1}
     assert from_db("JSON", {"a": 1}) == {"a": 1}  # PostgreSQL's JSONB arrives parsed
+
+
+def _nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_json_values_are_nested_at_most_100_levels_deep() -> None:
+    f = field("JSON", label="Payload")
+    assert coerce(f, {"a": json.loads(_nested(99))}) == {"a": json.loads(_nested(99))}  # 100 levels
+    assert coerce(f, _nested(100)) == json.loads(_nested(100))
+    too_deep = [{"a": json.loads(_nested(100))}, json.loads(_nested(500)), _nested(101), _nested(5000)]
+    for value in too_deep:  # as a value, or as JSON text (parsed first: even past what json.loads can do)
+        with pytest.raises(ValidationError, match="Payload: a JSON value may be nested at most 100 levels deep") as info:
+            coerce(f, value, "Note")
+        assert info.value.field == "f" and info.value.doctype == "Note"
+
+
+def test_json_values_stored_before_the_limit_are_read_at_any_depth() -> None:
+    value, depth = from_db("JSON", _nested(5000)), 0
+    while value is not None:
+        depth, value = depth + 1, (value[0] if value else None)
+    assert depth == 5000
 
 
 def test_values_from_the_database_become_document_values() -> None:

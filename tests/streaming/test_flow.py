@@ -242,3 +242,49 @@ def test_status_text_never_cuts_a_url_or_a_timestamp(streaming) -> None:
         assert streaming.producer.url in text and producer["last_success"] in text, text
         assert ("┃ producer" in text) == (columns == 400), text
     assert streaming.consumer.url in _status_text(streaming.producer, 80), "the consumers' URLs too"
+
+
+def test_a_json_value_deeper_than_the_limit_stored_before_it_does_not_stick_the_feed(serve) -> None:
+    """A value nested past today's limit (100 levels) but stored before the limit existed, in the
+    document and in its Create log: the producer still answers it and the feed still carries it;
+    the consumer refuses it (417's ValidationError) and logs that one event Failed, and the
+    documents after it keep streaming."""
+    from docstream import deepjson
+    from docstream.site import Site
+
+    pair = Pair(serve("hq-deep.local"), serve("store-deep.local", extra_args=["--no-worker"]))
+    for api in (pair.p, pair.c):
+        api.insert({"doctype": "Custom Field", "dt": "Note", "fieldname": "payload", "fieldtype": "JSON",
+                    "label": "Payload"})
+    pair.subscribe([{"ref_doctype": "Note", "use_same_name": 1}])
+    legacy = pair.p.insert({"doctype": "Note", "title": "legacy", "payload": []})
+    deep = "[" * 3000 + "]" * 3000  # past what json itself can read or write
+    site = Site.open("hq-deep.local", pair.producer.sites_dir)
+    try:
+        with site.db.transaction():  # as an older version stored it
+            site.db.sql('UPDATE "tabNote" SET payload = ? WHERE name = ?', (deep, legacy["name"]))
+            log = site.db.sql('SELECT sequence, data FROM "tabEvent Update Log" WHERE docname = ?', (legacy["name"],))[0]
+            data = json.loads(log["data"])
+            data["payload"] = "@deep@"
+            site.db.sql('UPDATE "tabEvent Update Log" SET data = ? WHERE sequence = ?',
+                        (json.dumps(data).replace('"@deep@"', deep), log["sequence"]))
+    finally:
+        site.close()
+    after = pair.p.insert({"doctype": "Note", "title": "after", "payload": {"a": [1]}})
+
+    answer = pair.p.http.get(f"/api/resource/Note/{legacy['name']}")
+    assert answer.status_code == 200 and deepjson.depth(deepjson.loads(answer.content)) == 3002
+    feed = pair.p.http.post("/api/method/docstream.streaming.get_updates",
+                            json={"event_consumer": pair.consumer.url, "after": 0})
+    assert feed.status_code == 200, feed.text[:300]
+    assert [e["docname"] for e in deepjson.loads(feed.content)["message"]["events"]] == [legacy["name"], after["name"]]
+
+    assert pair.pull() == {"synced": 1, "failed": 1, "held": 0}
+    logs = {log["producer_doc"]: log for log in pair.sync_logs()}
+    assert logs[legacy["name"]]["status"] == "Failed"
+    assert "Payload: a JSON value may be nested at most 100 levels deep" in logs[legacy["name"]]["error"]
+    assert logs[after["name"]]["status"] == "Synced"
+    assert pair.c.get("Note", after["name"])["payload"] == {"a": [1]}
+    later = pair.p.insert({"doctype": "Note", "title": "later"})
+    assert pair.pull() == {"synced": 1, "failed": 0, "held": 0}
+    assert pair.c.get("Note", later["name"])["title"] == "later"
