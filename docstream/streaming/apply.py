@@ -252,8 +252,9 @@ class Applier:
     def find_local(self, session: Session, sub: Subscription, remote_name: str) -> str | None:
         """The local document for a remote name, however the subscription row named it when it
         arrived: the copy that remembers it (remote_docname, remote_site_name); with use same name
-        on, the document of that name; else the one its last synced event went to (a copy made
-        while the box was ticked). Never an unrelated local one of the same name."""
+        on, the document of that name; off, the one its last synced event went to (a copy made
+        while the box was ticked: the sync log is read only then, not for every new document).
+        Never an unrelated local one of the same name."""
         meta = session.meta(sub.local_doctype)
         if meta.has_field("remote_docname"):
             found = session.db.sql(
@@ -262,8 +263,8 @@ class Applier:
             )
             if found:
                 return found[0]["name"]
-        if sub.use_same_name and session.exists(sub.local_doctype, remote_name):
-            return remote_name
+        if sub.use_same_name:  # every copy but one made with the box unticked (found above) has the name
+            return remote_name if session.exists(sub.local_doctype, remote_name) else None
         return self._synced_to(session, sub, remote_name)
 
     def _synced_to(self, session: Session, sub: Subscription, remote_name: str) -> str | None:
